@@ -1,0 +1,144 @@
+//! `sma_cross`: the classic moving-average crossover reversal strategy.
+//!
+//! Simple moving averages of the close over `fast` and `slow` bars. At bar `i`, when both are
+//! defined at `i - 1` and `i`: the fast average crossing above the slow one
+//! (`fast[i-1] < slow[i-1]` and `fast[i] > slow[i]`) exits any short and enters long; crossing
+//! below exits any long and enters short, or only exits when shorts are not allowed.
+
+use barwise_plugin_sdk::{
+    CandleView, Context, ParamDef, Params, PluginInfo, SignalsOut, Strategy, export_plugin,
+};
+
+/// The strategy with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmaCross {
+    /// Fast window in bars.
+    pub fast: usize,
+    /// Slow window in bars.
+    pub slow: usize,
+}
+
+/// Simple moving average of `values` over `window` bars: `out[i]` is the mean of
+/// `values[i+1-window ..= i]`, `NaN` before the window is full. Computed with a running sum.
+pub fn sma(values: &[f64], window: usize) -> Vec<f64> {
+    let mut out = vec![f64::NAN; values.len()];
+    if window == 0 || values.len() < window {
+        return out;
+    }
+    let mut sum: f64 = values[..window].iter().sum();
+    let w = window as f64;
+    out[window - 1] = sum / w;
+    for i in window..values.len() {
+        sum += values[i] - values[i - window];
+        out[i] = sum / w;
+    }
+    out
+}
+
+impl SmaCross {
+    /// Writes the crossover intents for `close` into `out`.
+    pub fn signals(&self, close: &[f64], allow_short: bool, out: &mut SignalsOut<'_>) {
+        let fast = sma(close, self.fast);
+        let slow = sma(close, self.slow);
+        // Both averages are defined from bar `slow - 1` on; a cross needs the bar before too.
+        for i in self.slow.max(self.fast)..close.len() {
+            let (f0, s0, f1, s1) = (fast[i - 1], slow[i - 1], fast[i], slow[i]);
+            if f0 < s0 && f1 > s1 {
+                out.enter_long(i, 0);
+            } else if f0 > s0 && f1 < s1 {
+                if allow_short {
+                    out.enter_short(i, 0);
+                } else {
+                    out.exit(i);
+                }
+            }
+        }
+    }
+}
+
+impl Strategy for SmaCross {
+    fn info() -> PluginInfo {
+        PluginInfo::new(
+            "sma_cross",
+            env!("CARGO_PKG_VERSION"),
+            "Simple moving average crossover: long when the fast SMA of the close crosses above \
+             the slow one, short (or flat when shorts are not allowed) when it crosses below.",
+        )
+        .param(ParamDef::int(
+            "fast",
+            10,
+            Some(1),
+            Some(100_000),
+            "Fast SMA window in bars",
+        ))
+        .param(ParamDef::int(
+            "slow",
+            20,
+            Some(2),
+            Some(100_000),
+            "Slow SMA window in bars (must be greater than fast)",
+        ))
+    }
+
+    fn new(params: &Params) -> Result<Self, String> {
+        let fast = params.int("fast")?;
+        let slow = params.int("slow")?;
+        if fast >= slow {
+            return Err(format!(
+                "fast must be less than slow, got fast={fast}, slow={slow}"
+            ));
+        }
+        Ok(Self {
+            fast: usize::try_from(fast).map_err(|e| format!("fast: {e}"))?,
+            slow: usize::try_from(slow).map_err(|e| format!("slow: {e}"))?,
+        })
+    }
+
+    fn generate(
+        &mut self,
+        candles: &CandleView<'_>,
+        context: &Context,
+        out: &mut SignalsOut<'_>,
+    ) -> Result<(), String> {
+        self.signals(candles.close, context.allow_short, out);
+        Ok(())
+    }
+}
+
+export_plugin!(SmaCross);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(close: &[f64], fast: usize, slow: usize, allow_short: bool) -> Vec<u8> {
+        let mut intents = vec![0u8; close.len()];
+        let mut hold = vec![0u32; close.len()];
+        let mut out = SignalsOut::new(&mut intents, &mut hold);
+        SmaCross { fast, slow }.signals(close, allow_short, &mut out);
+        intents
+    }
+
+    #[test]
+    fn sma_hand_computed() {
+        let s = sma(&[1.0, 2.0, 3.0, 4.0], 2);
+        assert!(s[0].is_nan());
+        assert_eq!(&s[1..], &[1.5, 2.5, 3.5]);
+    }
+
+    #[test]
+    fn crosses_hand_computed() {
+        // fast=1 (the close itself), slow=2. Bar 2: close 3 > sma2 2.5 after 1 < 1.5 at bar 1.
+        let close = [2.0, 1.0, 3.0, 1.0];
+        // i=1: f0=2,s0=NaN -> skip; i=2: f=1<s=1.5, then 3>2.0 -> long; i=3: 3>2, 1<2 -> short.
+        assert_eq!(run(&close, 1, 2, true), [0, 0, 1, 2]);
+        assert_eq!(run(&close, 1, 2, false), [0, 0, 1, 3]);
+    }
+
+    #[test]
+    fn rejects_fast_not_below_slow() {
+        let p = Params::defaults(&SmaCross::info())
+            .with("fast", barwise_plugin_sdk::ParamValue::Int(20));
+        assert!(SmaCross::new(&p).unwrap_err().contains("fast must be less than slow"));
+    }
+}
