@@ -1,0 +1,10 @@
+//! The `barwise` command line and the `barwise-runner` process.
+//!
+//! The binaries are thin: they parse arguments once into validated settings and call into the
+//! modules here. `runner` is the process boundary behind which plugin code runs, so that a
+//! crashing plugin takes down only its runner.
+
+pub mod plugin_dir;
+pub mod runner;
+pub mod table;
+pub mod write;

@@ -1,0 +1,123 @@
+//! The runner protocol: a batch of backtests of one plugin, executed in a process of its own.
+//!
+//! Input (`barwise-runner --spec FILE`, or the same JSON on stdin):
+//! `{"plugin": "/path/libsma_cross.so", "runs": [{"id": "r1", "data": "/path/BTC.csv",
+//! "params": {"fast": 5}, "execution": {"fee": 0.0}}]}`.
+//! Output: one JSON line per run on stdout, written and flushed as soon as the run ends, either
+//! `{"id": "r1", "report": {...}}` or `{"id": "r1", "error": "..."}`. Data files are loaded once
+//! per batch. See [`ExitCode`] for the process's exit codes.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use barwise_engine::{Candles, ExecutionSettings, Report};
+use barwise_plugin_host::{Plugin, RawParam};
+use serde::{Deserialize, Serialize};
+
+/// A batch for one runner process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerSpec {
+    /// The plugin library file.
+    pub plugin: PathBuf,
+    /// The backtests to run, in order.
+    pub runs: Vec<RunSpec>,
+}
+
+/// One backtest in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Caller's identifier, echoed in the output line.
+    pub id: String,
+    /// Candle file (CSV, ccxt JSON or Parquet).
+    pub data: PathBuf,
+    /// Strategy parameters; missing ones take their defaults.
+    #[serde(default)]
+    pub params: BTreeMap<String, RawParam>,
+    /// Execution settings; missing ones take their defaults.
+    #[serde(default)]
+    pub execution: ExecutionSettings,
+}
+
+/// One output line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// The run's identifier from the spec.
+    pub id: String,
+    /// The report, when the run succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Box<Report>>,
+    /// The error, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The runner's exit codes. A runner killed by a signal (a crashing plugin) has none: the parent
+/// reports the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every run succeeded.
+    Ok = 0,
+    /// At least one run failed; each failure is on its output line.
+    RunsFailed = 1,
+    /// The spec could not be read or parsed.
+    BadSpec = 2,
+    /// The plugin could not be loaded or validated.
+    PluginRejected = 3,
+    /// Writing the output failed (the parent went away).
+    OutputFailed = 4,
+}
+
+/// Loads the plugin and executes every run, writing one line per run to `out`.
+///
+/// # Errors
+/// The exit code and message for failures that stop the whole batch.
+pub fn execute(spec: &RunnerSpec, out: &mut impl Write) -> Result<ExitCode, (ExitCode, String)> {
+    let plugin =
+        Plugin::load(&spec.plugin).map_err(|e| (ExitCode::PluginRejected, e.to_string()))?;
+    let mut data: BTreeMap<PathBuf, Result<Arc<Candles>, String>> = BTreeMap::new();
+    let mut failed = false;
+    for run in &spec.runs {
+        let candles = match data.entry(run.data.clone()) {
+            Entry::Occupied(e) => e.get().clone(),
+            Entry::Vacant(e) => e
+                .insert(
+                    barwise_data::load_candles(&run.data)
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string()),
+                )
+                .clone(),
+        };
+        let result = candles.and_then(|c| {
+            barwise_plugin_host::run_backtest(&plugin, &run.params, &c, &run.execution)
+                .map_err(|e| e.to_string())
+        });
+        failed |= result.is_err();
+        let outcome = match result {
+            Ok(report) => RunOutcome {
+                id: run.id.clone(),
+                report: Some(Box::new(report)),
+                error: None,
+            },
+            Err(error) => RunOutcome {
+                id: run.id.clone(),
+                report: None,
+                error: Some(error),
+            },
+        };
+        let write = serde_json::to_writer(&mut *out, &outcome)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        write.map_err(|e| (ExitCode::OutputFailed, format!("writing results: {e}")))?;
+    }
+    Ok(if failed {
+        ExitCode::RunsFailed
+    } else {
+        ExitCode::Ok
+    })
+}
