@@ -442,8 +442,11 @@ mod tests {
 
     #[test]
     fn accepts_valid_series() {
-        let c = Candles::new(cols(&[(0, 1.0, 2.0, 0.5, 1.5, 10.0), (60, 1.5, 1.5, 1.5, 1.5, 0.0)]))
-            .unwrap();
+        let c = Candles::new(cols(&[
+            (0, 1.0, 2.0, 0.5, 1.5, 10.0),
+            (60, 1.5, 1.5, 1.5, 1.5, 0.0),
+        ]))
+        .unwrap();
         assert_eq!(c.len(), 2);
         assert_eq!(c.median_interval_ms(), Some(60));
     }
@@ -473,24 +476,49 @@ mod tests {
     fn duplicate_and_out_of_order_are_distinguished() {
         let a = (10, 1.0, 1.0, 1.0, 1.0, 1.0);
         let dup = Candles::new(cols(&[a, a])).unwrap_err();
-        assert!(matches!(dup, CandleError::DuplicateTimestamp { index: 1, time_ms: 10 }));
+        assert!(matches!(
+            dup,
+            CandleError::DuplicateTimestamp {
+                index: 1,
+                time_ms: 10
+            }
+        ));
         let ooo = Candles::new(cols(&[a, (5, 1.0, 1.0, 1.0, 1.0, 1.0)])).unwrap_err();
-        assert!(matches!(ooo, CandleError::OutOfOrder { index: 1, time_ms: 5, previous_ms: 10 }));
+        assert!(matches!(
+            ooo,
+            CandleError::OutOfOrder {
+                index: 1,
+                time_ms: 5,
+                previous_ms: 10
+            }
+        ));
     }
 
     #[test]
     fn ragged_columns_rejected() {
         let mut c = cols(&[(0, 1.0, 1.0, 1.0, 1.0, 1.0)]);
         c.volume.push(2.0);
-        assert!(matches!(Candles::new(c), Err(CandleError::RaggedColumns { .. })));
+        assert!(matches!(
+            Candles::new(c),
+            Err(CandleError::RaggedColumns { .. })
+        ));
     }
 
     #[test]
     fn gaps_counted_against_median_interval() {
         // Intervals: 60, 60, 180 (2 missing bars), 60, 120 (1 missing bar).
         let times = [0, 60, 120, 300, 360, 480];
-        let rows: Vec<_> = times.iter().map(|&t| (t, 1.0, 1.0, 1.0, 1.0, 1.0)).collect();
+        let rows: Vec<_> = times
+            .iter()
+            .map(|&t| (t, 1.0, 1.0, 1.0, 1.0, 1.0))
+            .collect();
         let c = Candles::new(cols(&rows)).unwrap();
-        assert_eq!(c.gaps(), GapSummary { gaps: 2, missing_bars: 3 });
+        assert_eq!(
+            c.gaps(),
+            GapSummary {
+                gaps: 2,
+                missing_bars: 3
+            }
+        );
     }
 }

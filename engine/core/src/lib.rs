@@ -18,7 +18,5 @@ pub use metrics::Metrics;
 pub use report::{Backtest, DataSummary, ParamValue, Params, Report, backtest};
 pub use settings::{ExecutionSettings, Fill, SettingError, SettingsError};
 pub use signals::{Intent, Signals};
-pub use simulate::{
-    Direction, EngineError, ExitReason, SignalCounts, Simulation, Trade, simulate,
-};
+pub use simulate::{Direction, EngineError, ExitReason, SignalCounts, Simulation, Trade, simulate};
 pub use time::TimeMs;

@@ -130,7 +130,11 @@ pub fn bar_returns(equity: &[f64], initial: f64) -> Vec<f64> {
     equity
         .iter()
         .map(|&e| {
-            let r = if previous > 0.0 { e / previous - 1.0 } else { 0.0 };
+            let r = if previous > 0.0 {
+                e / previous - 1.0
+            } else {
+                0.0
+            };
             previous = e;
             r
         })

@@ -19,7 +19,9 @@ impl std::str::FromStr for Fill {
         match s {
             "next_open" => Ok(Fill::NextOpen),
             "close" => Ok(Fill::Close),
-            other => Err(format!("expected \"next_open\" or \"close\", got {other:?}")),
+            other => Err(format!(
+                "expected \"next_open\" or \"close\", got {other:?}"
+            )),
         }
     }
 }
@@ -180,7 +182,13 @@ mod tests {
         };
         let err = s.validate().unwrap_err();
         let fields: Vec<_> = err.0.iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["fee", "position_size", "stop_loss", "max_hold_bars"]);
-        assert!(err.to_string().contains("fee: must be >= 0 and < 1, got -0.1"));
+        assert_eq!(
+            fields,
+            ["fee", "position_size", "stop_loss", "max_hold_bars"]
+        );
+        assert!(
+            err.to_string()
+                .contains("fee: must be >= 0 and < 1, got -0.1")
+        );
     }
 }

@@ -197,7 +197,12 @@ pub fn simulate(
                 // At the open: the scheduled holding-time exit, then last bar's intent.
                 sim.exit_if_due(bar, open[bar]);
                 if bar > 0 {
-                    sim.apply(signals.intents[bar - 1], signals.hold_bars[bar - 1], bar, open[bar]);
+                    sim.apply(
+                        signals.intents[bar - 1],
+                        signals.hold_bars[bar - 1],
+                        bar,
+                        open[bar],
+                    );
                 }
                 sim.manage_risk(bar);
             }
@@ -205,7 +210,12 @@ pub fn simulate(
                 // The bar trades through stops first; at its close, holding time, then intents.
                 sim.manage_risk(bar);
                 sim.exit_if_due(bar, close[bar]);
-                sim.apply(signals.intents[bar], signals.hold_bars[bar], bar, close[bar]);
+                sim.apply(
+                    signals.intents[bar],
+                    signals.hold_bars[bar],
+                    bar,
+                    close[bar],
+                );
             }
         }
         if sim.position.is_some() {
@@ -216,7 +226,10 @@ pub fn simulate(
     if settings.fill == Fill::NextOpen {
         // The last bar's intent would fill after the data ends.
         sim.count_intent(signals.intents[n - 1]);
-        if matches!(signals.intents[n - 1], Intent::EnterLong | Intent::EnterShort) {
+        if matches!(
+            signals.intents[n - 1],
+            Intent::EnterLong | Intent::EnterShort
+        ) {
             sim.signals.ignored_last_bar += 1;
         }
     }

@@ -51,8 +51,14 @@ mod tests {
 
     #[test]
     fn formats_whole_seconds_and_millis() {
-        assert_eq!(TimeMs(1_515_560_100_000).to_rfc3339(), "2018-01-10T04:55:00Z");
-        assert_eq!(TimeMs(1_515_560_100_123).to_rfc3339(), "2018-01-10T04:55:00.123Z");
+        assert_eq!(
+            TimeMs(1_515_560_100_000).to_rfc3339(),
+            "2018-01-10T04:55:00Z"
+        );
+        assert_eq!(
+            TimeMs(1_515_560_100_123).to_rfc3339(),
+            "2018-01-10T04:55:00.123Z"
+        );
     }
 
     #[test]

@@ -242,7 +242,7 @@ mod tests {
                 vec!["y".into(), "22".into()],
             ],
         );
-        assert_eq!(t, "a     bb\n---  --\nxxx    1\ny     22\n");
+        assert_eq!(t, "a    bb\n---  --\nxxx   1\ny    22\n");
     }
 
     #[test]

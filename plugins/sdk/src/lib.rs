@@ -81,7 +81,11 @@ impl<'a> SignalsOut<'a> {
     /// # Panics
     /// When the buffers differ in length.
     pub fn new(intents: &'a mut [u8], hold_bars: &'a mut [u32]) -> Self {
-        assert_eq!(intents.len(), hold_bars.len(), "signal buffers differ in length");
+        assert_eq!(
+            intents.len(),
+            hold_bars.len(),
+            "signal buffers differ in length"
+        );
         Self { intents, hold_bars }
     }
 

@@ -123,7 +123,10 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 ///
 /// # Safety
 /// `error` must be null or valid for a write.
-unsafe fn guarded(error: *mut abi::OwnedStr, body: impl FnOnce() -> Result<(), String>) -> abi::Status {
+unsafe fn guarded(
+    error: *mut abi::OwnedStr,
+    body: impl FnOnce() -> Result<(), String>,
+) -> abi::Status {
     let (status, message) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return abi::Status::OK,
         Ok(Err(message)) => (abi::Status::ERROR, message),
@@ -198,14 +201,8 @@ unsafe extern "C" fn generate<S: Strategy>(
     let body = || {
         // SAFETY: `instance` came from `create::<S>` and is used by one thread at a time; the
         // candle, context and buffer pointers are valid for this call, columns `len` long.
-        let (strategy, c, context, out) = unsafe {
-            (
-                &mut *instance.cast::<S>(),
-                &*candles,
-                &*context,
-                &mut *out,
-            )
-        };
+        let (strategy, c, context, out) =
+            unsafe { (&mut *instance.cast::<S>(), &*candles, &*context, &mut *out) };
         if out.len != c.len {
             return Err(format!(
                 "host passed {} candles but {} signal slots",

@@ -139,6 +139,10 @@ mod tests {
     fn rejects_fast_not_below_slow() {
         let p = Params::defaults(&SmaCross::info())
             .with("fast", barwise_plugin_sdk::ParamValue::Int(20));
-        assert!(SmaCross::new(&p).unwrap_err().contains("fast must be less than slow"));
+        assert!(
+            SmaCross::new(&p)
+                .unwrap_err()
+                .contains("fast must be less than slow")
+        );
     }
 }

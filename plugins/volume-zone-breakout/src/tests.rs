@@ -60,13 +60,25 @@ fn reference(s: &VolumeZoneBreakout, c: &CandleView<'_>) -> Vec<u8> {
                 (c.open[j].min(c.close[j]), c.open[j].max(c.close[j]))
             }
         };
-        let pmin = window.clone().map(|j| range(j).0).fold(f64::INFINITY, f64::min);
-        let pmax = window.clone().map(|j| range(j).1).fold(f64::NEG_INFINITY, f64::max);
+        let pmin = window
+            .clone()
+            .map(|j| range(j).0)
+            .fold(f64::INFINITY, f64::min);
+        let pmax = window
+            .clone()
+            .map(|j| range(j).1)
+            .fold(f64::NEG_INFINITY, f64::max);
         if pmax == pmin {
             continue;
         }
         let edges: Vec<f64> = (0..=nb)
-            .map(|k| if k == nb { pmax } else { pmin + k as f64 * (pmax - pmin) / nb as f64 })
+            .map(|k| {
+                if k == nb {
+                    pmax
+                } else {
+                    pmin + k as f64 * (pmax - pmin) / nb as f64
+                }
+            })
             .collect();
         let mut bins = vec![0.0; nb];
         for j in window {
@@ -133,7 +145,10 @@ fn worked_example_bins_and_signals() {
         top_percentile: 0.5,
         ..base
     };
-    assert_eq!(run(&p50, &data.view()), (vec![0, 0, 0, 1], vec![0, 0, 0, 2]));
+    assert_eq!(
+        run(&p50, &data.view()),
+        (vec![0, 0, 0, 1], vec![0, 0, 0, 2])
+    );
     // A 10 % buffer lifts the bar to 13 * 1.1 = 14.3 > 14: no signal.
     let buffered = VolumeZoneBreakout {
         breakout_buffer: 0.1,
@@ -183,21 +198,19 @@ fn bins_follow_the_window() {
 
 fn series_strategy() -> impl proptest::strategy::Strategy<Value = Series> {
     // Prices on a coarse grid so ties (zero-height bars, equal highs, bars on bin edges) occur.
-    prop::collection::vec((1u32..40, 0u32..6, 0u32..6, 0u32..6, 0u32..50), 2..60).prop_map(
-        |rows| {
-            let rows: Vec<_> = rows
-                .into_iter()
-                .map(|(base, up, down, body, vol)| {
-                    let low = f64::from(base) * 0.25;
-                    let high = low + f64::from(up + down) * 0.25;
-                    let open = (low + f64::from(down) * 0.25).min(high);
-                    let close = (low + f64::from(body) * 0.25).min(high);
-                    (open, high, low, close, f64::from(vol))
-                })
-                .collect();
-            Series::new(&rows)
-        },
-    )
+    prop::collection::vec((1u32..40, 0u32..6, 0u32..6, 0u32..6, 0u32..50), 2..60).prop_map(|rows| {
+        let rows: Vec<_> = rows
+            .into_iter()
+            .map(|(base, up, down, body, vol)| {
+                let low = f64::from(base) * 0.25;
+                let high = low + f64::from(up + down) * 0.25;
+                let open = (low + f64::from(down) * 0.25).min(high);
+                let close = (low + f64::from(body) * 0.25).min(high);
+                (open, high, low, close, f64::from(vol))
+            })
+            .collect();
+        Series::new(&rows)
+    })
 }
 
 proptest! {
