@@ -1,0 +1,52 @@
+//! A plugin that kills its process (segfault or abort), to prove only the runner dies.
+
+use barwise_plugin_sdk::{
+    CandleView, Context, ParamDef, Params, PluginInfo, SignalsOut, Strategy, export_plugin,
+};
+
+/// Crashes in `generate` when `mode` is 1 (segfault) or 2 (abort); mode 0 runs normally.
+pub struct Crashing {
+    mode: i64,
+}
+
+impl Strategy for Crashing {
+    fn info() -> PluginInfo {
+        PluginInfo::new("test_crashing", "0.0.1", "Crashes on purpose.").param(ParamDef::int(
+            "mode",
+            1,
+            Some(0),
+            Some(2),
+            "0 behaves, 1 segfaults, 2 aborts",
+        ))
+    }
+
+    fn new(params: &Params) -> Result<Self, String> {
+        Ok(Self {
+            mode: params.int("mode")?,
+        })
+    }
+
+    fn generate(
+        &mut self,
+        _: &CandleView<'_>,
+        _: &Context,
+        out: &mut SignalsOut<'_>,
+    ) -> Result<(), String> {
+        match self.mode {
+            1 => {
+                let address = std::hint::black_box(8usize) as *mut u8;
+                // SAFETY: not safe at all: this writes to an unmapped address on purpose.
+                unsafe { address.write_volatile(1) };
+            }
+            2 => std::process::abort(),
+            _ => {
+                if !out.is_empty() {
+                    out.enter_long(0, 1);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+export_plugin!(Crashing);

@@ -1,0 +1,105 @@
+//! Helpers shared by Barwise's integration tests: where the bundled candle files are, and plugin
+//! folders built from the real and the misbehaving test plugins.
+//!
+//! Plugins are built by running cargo into a target folder of their own (under the workspace's
+//! `target/`), because a test cannot rely on `cargo test` having built `cdylib` outputs, and must
+//! not wait on the build lock of the `cargo` process that runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A bundled candle file from `tests/data/`.
+pub fn data_file(name: &str) -> PathBuf {
+    let path = workspace_root().join("tests/data").join(name);
+    assert!(
+        path.is_file(),
+        "missing bundled data file {}",
+        path.display()
+    );
+    path
+}
+
+/// The real plugins of the workspace.
+pub const REAL_PLUGINS: [&str; 3] = ["volume_zone_breakout", "volume_long_candle", "sma_cross"];
+
+/// The test plugins of `tests/plugins`.
+pub const TEST_PLUGINS: [&str; 4] = [
+    "test_plugin_panicking",
+    "test_plugin_abi_mismatch",
+    "test_plugin_crashing",
+    "test_plugin_not_a_plugin",
+];
+
+fn build_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("test-plugins")
+}
+
+fn cargo_build(manifest: &Path, packages: &[&str]) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(build_dir());
+    for p in packages {
+        cmd.arg("-p").arg(p);
+    }
+    // The outer cargo's settings for this test binary must not leak into the plugin build.
+    cmd.env_remove("CARGO_TARGET_DIR").env_remove("RUSTFLAGS");
+    let status = cmd.status().expect("running cargo to build the plugins");
+    assert!(
+        status.success(),
+        "building plugins from {} failed",
+        manifest.display()
+    );
+}
+
+/// Builds the real and test plugins once per test process; returns the folder holding them.
+pub fn built_plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root();
+        cargo_build(
+            &root.join("Cargo.toml"),
+            &["volume-zone-breakout", "volume-long-candle", "sma-cross"],
+        );
+        cargo_build(&root.join("tests/plugins/Cargo.toml"), &[]);
+        build_dir().join("debug")
+    })
+}
+
+/// File name of the library built from crate `name` (`libname.so` on Linux).
+pub fn library_file_name(name: &str) -> String {
+    format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Path of a built plugin library.
+pub fn plugin_library(name: &str) -> PathBuf {
+    built_plugins().join(library_file_name(name))
+}
+
+/// A fresh plugin folder holding copies of the named libraries.
+pub fn plugin_dir(names: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary plugin folder");
+    for name in names {
+        let file = library_file_name(name);
+        std::fs::copy(built_plugins().join(&file), dir.path().join(&file))
+            .unwrap_or_else(|e| panic!("copying plugin {file}: {e}"));
+    }
+    dir
+}
