@@ -175,10 +175,15 @@ pub fn drawdown_curve(equity: &[f64], initial: f64) -> Vec<f64> {
         .collect()
 }
 
+/// The largest value of [`drawdown_curve`], computed without materialising the curve.
 fn max_drawdown(equity: &[f64], initial: f64) -> f64 {
-    drawdown_curve(equity, initial)
-        .into_iter()
-        .fold(0.0, f64::max)
+    let mut peak = initial;
+    let mut worst = 0.0f64;
+    for &e in equity {
+        peak = peak.max(e);
+        worst = worst.max((peak - e) / peak);
+    }
+    worst
 }
 
 #[cfg(test)]

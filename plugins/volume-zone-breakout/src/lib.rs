@@ -22,6 +22,8 @@
 //! the window in order with four interleaved accumulators ([`window_sum`]), a fixed order that
 //! makes results deterministic. The per-window bins are recomputed for every window.
 
+use std::borrow::Cow;
+
 use barwise_plugin_sdk::{
     CandleView, Context, ParamDef, Params, PluginInfo, SignalsOut, Strategy, export_plugin,
 };
@@ -66,28 +68,31 @@ pub fn window_sum(values: impl Iterator<Item = f64>) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// Per-bar inputs of the volume profile, precomputed once per series.
-struct Ranges {
-    lo: Vec<f64>,
-    hi: Vec<f64>,
+/// Per-bar inputs of the volume profile, precomputed once per series. With wicks the ranges are
+/// the candles' own low and high columns, borrowed rather than copied.
+struct Ranges<'a> {
+    lo: Cow<'a, [f64]>,
+    hi: Cow<'a, [f64]>,
     /// `1 / (hi - lo)`, or 0 for a zero-height bar.
     inv_height: Vec<f64>,
 }
 
-impl Ranges {
-    fn new(c: &CandleView<'_>, include_wicks: bool) -> Self {
-        let (lo, hi): (Vec<f64>, Vec<f64>) = if include_wicks {
-            (c.low.to_vec(), c.high.to_vec())
+impl<'a> Ranges<'a> {
+    fn new(c: &CandleView<'a>, include_wicks: bool) -> Self {
+        let (lo, hi): (Cow<'a, [f64]>, Cow<'a, [f64]>) = if include_wicks {
+            (Cow::Borrowed(c.low), Cow::Borrowed(c.high))
         } else {
-            c.open
+            let (lo, hi): (Vec<f64>, Vec<f64>) = c
+                .open
                 .iter()
                 .zip(c.close)
                 .map(|(&o, &cl)| (o.min(cl), o.max(cl)))
-                .unzip()
+                .unzip();
+            (Cow::Owned(lo), Cow::Owned(hi))
         };
         let inv_height = lo
             .iter()
-            .zip(&hi)
+            .zip(hi.iter())
             .map(|(&l, &h)| if h > l { 1.0 / (h - l) } else { 0.0 })
             .collect();
         Self { lo, hi, inv_height }

@@ -103,3 +103,36 @@ pub fn plugin_dir(names: &[&str]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// `n` valid synthetic minute candles: a seeded random walk with realistic wicks, some bars
+/// without movement (open = high = low = close) and varying volume. Deterministic for a seed.
+///
+/// # Panics
+/// Never for `n >= 1` (the generated series is valid by construction).
+pub fn synthetic_candles(n: usize, seed: u64) -> barwise_engine::Candles {
+    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        // xorshift64*: small, fast and good enough for test data.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut columns = barwise_engine::CandleColumns::with_capacity(n);
+    let mut price = 100.0;
+    for i in 0..n {
+        let time = 1_600_000_000_000 + i as i64 * 60_000;
+        let open = price;
+        if next() < 0.1 {
+            columns.push(time, open, open, open, open, (next() * 5.0).floor());
+            continue;
+        }
+        let close = open * (1.0 + (next() - 0.5) * 0.004);
+        let high = open.max(close) * (1.0 + next() * 0.001);
+        let low = open.min(close) * (1.0 - next() * 0.001);
+        let volume = 1.0 + next() * 100.0 * if next() < 0.05 { 10.0 } else { 1.0 };
+        columns.push(time, open, high, low, close, volume);
+        price = close;
+    }
+    barwise_engine::Candles::new(columns).expect("synthetic candles are valid")
+}

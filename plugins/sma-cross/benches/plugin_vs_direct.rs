@@ -1,0 +1,74 @@
+//! `sma_cross` (10/20) on 1,000,000 candles: signals + simulation + metrics, linked directly and
+//! through the plugin boundary. Target: under 10 ms; the boundary adds under 5 %.
+//! Run: `cargo bench -p sma-cross --bench plugin_vs_direct`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use barwise_engine::{ExecutionSettings, Intent, ParamValue, Params, Signals};
+use barwise_plugin_host::Plugin;
+use barwise_plugin_sdk::SignalsOut;
+use criterion::{Criterion, criterion_group, criterion_main};
+use sma_cross::SmaCross;
+
+const BARS: usize = 1_000_000;
+
+fn library() -> PathBuf {
+    // The bench binary lives in target/release/deps; cargo puts the cdylib in target/release.
+    let exe = std::env::current_exe().expect("bench executable path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile folder");
+    dir.join(format!(
+        "{}sma_cross{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+fn bench(c: &mut Criterion) {
+    let candles = barwise_test_support::synthetic_candles(BARS, 7);
+    let settings = ExecutionSettings::default();
+    let strategy = SmaCross { fast: 10, slow: 20 };
+    let mut group = c.benchmark_group("sma_cross_1m_bars_10_20");
+    group.sample_size(30);
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            let n = candles.len();
+            let (mut intents, mut hold) = (vec![0u8; n], vec![0u32; n]);
+            strategy.signals(
+                candles.close(),
+                false,
+                &mut SignalsOut::new(&mut intents, &mut hold),
+            );
+            let signals = Signals {
+                intents: intents
+                    .iter()
+                    .map(|&c| Intent::from_code(c).unwrap())
+                    .collect(),
+                hold_bars: hold,
+            };
+            black_box(barwise_engine::backtest(&candles, &signals, &settings).unwrap())
+        });
+    });
+    let plugin = Plugin::load(&library()).expect("build the plugin first (cargo bench builds it)");
+    let params: Params = [
+        ("fast".to_owned(), ParamValue::Int(10)),
+        ("slow".to_owned(), ParamValue::Int(20)),
+    ]
+    .into_iter()
+    .collect();
+    group.bench_function("plugin", |b| {
+        b.iter(|| {
+            black_box(
+                barwise_plugin_host::run_resolved(&plugin, params.clone(), &candles, &settings)
+                    .unwrap(),
+            )
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,1 @@
+//! Empty library: this crate only holds the invariant tests in `tests/`.

@@ -1,0 +1,174 @@
+//! The invariants of ARCHITECTURE.md, checked: which crate may depend on what, and where
+//! `unsafe` and I/O may appear.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Normal (non-dev, non-build) dependency closure of every workspace package, by package name.
+fn closures() -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--manifest-path",
+        ])
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .expect("running cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: BTreeMap<&str, &str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for node in meta["resolve"]["nodes"].as_array().unwrap() {
+        let id = node["id"].as_str().unwrap();
+        let deps = node["deps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| {
+                d["dep_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["kind"].is_null())
+            })
+            .map(|d| d["pkg"].as_str().unwrap())
+            .collect();
+        edges.insert(id, deps);
+    }
+    let mut result = BTreeMap::new();
+    for member in meta["workspace_members"].as_array().unwrap() {
+        let start = member.as_str().unwrap();
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start];
+        while let Some(id) = stack.pop() {
+            for dep in edges.get(id).into_iter().flatten() {
+                if seen.insert(names[dep].to_owned()) {
+                    stack.push(dep);
+                }
+            }
+        }
+        result.insert(names[start].to_owned(), seen);
+    }
+    result
+}
+
+#[test]
+fn engine_has_no_io_runtime_or_database_dependencies() {
+    let closures = closures();
+    let engine = &closures["barwise-engine"];
+    for forbidden in [
+        "tokio",
+        "diesel",
+        "apalis",
+        "object_store",
+        "libloading",
+        "barwise-plugin-abi",
+        "barwise-data",
+        "parquet",
+        "csv",
+        "reqwest",
+        "rand",
+    ] {
+        assert!(
+            !engine.contains(forbidden),
+            "barwise-engine depends on {forbidden}"
+        );
+    }
+}
+
+#[test]
+fn abi_crate_has_no_dependencies() {
+    assert!(closures()["barwise-plugin-abi"].is_empty());
+}
+
+#[test]
+fn plugins_depend_only_on_the_sdk() {
+    let closures = closures();
+    for plugin in ["volume-zone-breakout", "volume-long-candle", "sma-cross"] {
+        let expected: BTreeSet<String> = ["barwise-plugin-sdk", "barwise-plugin-abi"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(closures[plugin], expected, "{plugin}");
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn engine_sources_do_no_io_and_read_no_clock() {
+    let mut files = Vec::new();
+    rust_files(&root().join("engine/core/src"), &mut files);
+    assert!(!files.is_empty());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for forbidden in [
+            "std::fs",
+            "std::net",
+            "std::io",
+            "std::env",
+            "std::process",
+            "SystemTime",
+            "Instant",
+            "thread_local",
+            "static mut",
+            "unsafe {",
+            "unsafe fn",
+            "unsafe impl",
+            "Utc::now",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses {forbidden}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn host_unsafe_code_lives_in_the_loader_only() {
+    let mut files = Vec::new();
+    rust_files(&root().join("plugins/host/src"), &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let has_unsafe = ["unsafe {", "unsafe fn", "unsafe impl", "unsafe extern"]
+            .iter()
+            .any(|pattern| text.contains(pattern));
+        assert_eq!(
+            has_unsafe,
+            file.ends_with("loader.rs"),
+            "{}: unsafe code belongs in loader.rs",
+            file.display()
+        );
+    }
+}
