@@ -19,6 +19,7 @@ mod error;
 mod json;
 mod parquet;
 mod timestamp;
+mod write;
 
 use std::path::Path;
 
@@ -138,7 +139,7 @@ pub fn load_candles_from_bytes(
 /// [`DataError::Io`] when the file cannot be created, [`DataError::Parquet`] when encoding or
 /// writing fails.
 pub fn write_candles_parquet(candles: &Candles, path: &Path) -> Result<(), DataError> {
-    parquet::write(candles, path)
+    write::parquet(candles, path)
 }
 
 /// Writes candles as CSV with the header `timestamp,open,high,low,close,volume`, timestamps in
@@ -148,7 +149,7 @@ pub fn write_candles_parquet(candles: &Candles, path: &Path) -> Result<(), DataE
 /// # Errors
 /// [`DataError::Io`] when the file cannot be created or written.
 pub fn write_candles_csv(candles: &Candles, path: &Path) -> Result<(), DataError> {
-    csv::write(candles, path)
+    write::csv(candles, path)
 }
 
 /// Checks that there are candles and validates them, translating a candle index to the input's

@@ -521,3 +521,37 @@ fn plugins_lists_valid_and_rejected_libraries() {
     assert!(text.contains("volume_zone_breakout 0.1.0"), "{text}");
     assert!(text.contains("rejected"), "{text}");
 }
+
+#[test]
+fn the_plugin_guide_example_is_the_built_plugin_and_runs() {
+    let root = barwise_test_support::workspace_root();
+    let guide = std::fs::read_to_string(root.join("docs/plugins.md")).unwrap();
+    let source =
+        std::fs::read_to_string(root.join("tests/plugins/breakout-high/src/lib.rs")).unwrap();
+    assert!(
+        guide.contains(&source),
+        "docs/plugins.md must contain tests/plugins/breakout-high/src/lib.rs verbatim"
+    );
+    let plugins = plugin_dir(&["breakout_high"]);
+    let report = json_report(
+        plugins.path(),
+        &data_file("ETH_BTC-5m.csv"),
+        &[
+            "--strategy",
+            "breakout_high",
+            "--param",
+            "lookback=50",
+            "--param",
+            "hold=10",
+        ],
+    );
+    assert_eq!(report["strategy"], "breakout_high");
+    assert!(report["metrics"]["trades"].as_u64().unwrap() > 0);
+    assert!(
+        report["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["exit_reason"] == "hold_period" || t["exit_reason"] == "end_of_data")
+    );
+}
