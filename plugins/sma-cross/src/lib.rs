@@ -19,18 +19,41 @@ pub struct SmaCross {
 }
 
 /// Simple moving average of `values` over `window` bars: `out[i]` is the mean of
-/// `values[i+1-window ..= i]`, `NaN` before the window is full. Computed with a running sum.
+/// `values[i+1-window ..= i]`, `NaN` before the window is full.
+///
+/// Computed like pandas' rolling mean, so crossovers agree with engines built on it: a running sum
+/// with Kahan compensation (one compensation term for values entering the window, one for values
+/// leaving it; leaving first), and exactly the repeated value when every value in the window is
+/// the same (a flat market), where a running sum would drift by a unit in the last place and
+/// create crossings that are not there.
 pub fn sma(values: &[f64], window: usize) -> Vec<f64> {
     let mut out = vec![f64::NAN; values.len()];
-    if window == 0 || values.len() < window {
+    if window == 0 {
         return out;
     }
-    let mut sum: f64 = values[..window].iter().sum();
-    let w = window as f64;
-    out[window - 1] = sum / w;
-    for i in window..values.len() {
-        sum += values[i] - values[i - window];
-        out[i] = sum / w;
+    let mut sum = 0.0f64;
+    let (mut entering, mut leaving) = (0.0f64, 0.0f64);
+    let kahan_add = |sum: &mut f64, compensation: &mut f64, value: f64| {
+        let y = value - *compensation;
+        let t = *sum + y;
+        *compensation = (t - *sum) - y;
+        *sum = t;
+    };
+    let (mut same_run, mut previous) = (0usize, f64::NAN);
+    for (i, &value) in values.iter().enumerate() {
+        if i >= window {
+            kahan_add(&mut sum, &mut leaving, -values[i - window]);
+        }
+        kahan_add(&mut sum, &mut entering, value);
+        same_run = if value == previous { same_run + 1 } else { 1 };
+        previous = value;
+        if i + 1 >= window {
+            out[i] = if same_run >= window {
+                value
+            } else {
+                sum / window as f64
+            };
+        }
     }
     out
 }
@@ -124,6 +147,18 @@ mod tests {
         let s = sma(&[1.0, 2.0, 3.0, 4.0], 2);
         assert!(s[0].is_nan());
         assert_eq!(&s[1..], &[1.5, 2.5, 3.5]);
+    }
+
+    #[test]
+    fn flat_window_mean_is_exactly_the_value() {
+        // A plain running sum of ten 0.1s gives 0.9999999999999999 / 10; the mean must be 0.1.
+        let s = sma(
+            &[0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+            10,
+        );
+        assert_eq!(s[11], 0.1);
+        let slow = sma(&[0.1; 25], 20);
+        assert_eq!(slow[24], 0.1);
     }
 
     #[test]

@@ -136,3 +136,27 @@ pub fn synthetic_candles(n: usize, seed: u64) -> barwise_engine::Candles {
     }
     barwise_engine::Candles::new(columns).expect("synthetic candles are valid")
 }
+
+/// Environment variable that turns a missing external dependency of a test (a service, a Python
+/// package) from a loud skip into a failure. CI sets it.
+pub const REQUIRE_SERVICES_ENV: &str = "BARWISE_REQUIRE_SERVICES";
+
+/// Decides what a test does when something it needs from outside is missing: returns `false`
+/// (skip) after printing a loud message, or panics when `BARWISE_REQUIRE_SERVICES=1`.
+///
+/// # Panics
+/// When the dependency is missing and services are required.
+pub fn require_or_skip(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    let required = std::env::var(REQUIRE_SERVICES_ENV).is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{what} is not available and {REQUIRE_SERVICES_ENV}=1 requires it"
+    );
+    eprintln!(
+        "\n*** SKIPPED: {what} is not available. Set {REQUIRE_SERVICES_ENV}=1 to make this a failure. ***\n"
+    );
+    false
+}
