@@ -112,7 +112,8 @@ pub fn compute(candles: &Candles, simulation: &Simulation, initial_cash: f64) ->
     }
 }
 
-/// `(final / initial)^(1 / years) - 1`; `None` for a zero span, `-1` once equity is gone.
+/// `(final / initial)^(1 / years) - 1`; `None` for a zero span or when the result overflows
+/// (a gain annualised over minutes), `-1` once equity is gone.
 fn cagr(initial: f64, final_equity: f64, years: f64) -> Option<f64> {
     if years <= 0.0 {
         return None;
@@ -120,7 +121,9 @@ fn cagr(initial: f64, final_equity: f64, years: f64) -> Option<f64> {
     if final_equity <= 0.0 {
         return Some(-1.0);
     }
-    Some((final_equity / initial).powf(1.0 / years) - 1.0)
+    // Over a span of minutes the annualised figure can overflow: no meaningful CAGR then.
+    let annual = (final_equity / initial).powf(1.0 / years) - 1.0;
+    annual.is_finite().then_some(annual)
 }
 
 /// Per-bar returns `e[k] / e[k-1] - 1` with `e[-1] = initial` (so costs of a trade entered on the
@@ -202,7 +205,7 @@ mod tests {
         // Returns 0.01, -0.02, 0.03: mean 0.00666..., sample std = sqrt(0.0012333.../2) etc.
         let r = [0.01, -0.02, 0.03];
         let (sharpe, sortino) = risk_adjusted(&r, 4.0);
-        let mean = 0.02 / 3.0;
+        let mean = 0.02f64 / 3.0;
         let var = ((0.01 - mean).powi(2) + (-0.02 - mean).powi(2) + (0.03 - mean).powi(2)) / 2.0;
         assert!((sharpe.unwrap() - mean / var.sqrt() * 2.0).abs() < 1e-12);
         // Downside deviation: sqrt(0.0004 / 2) = 0.0141421...

@@ -124,12 +124,16 @@ pub enum EngineError {
     #[error("no candles to simulate")]
     NoCandles,
     /// The signal columns do not match the candle count.
-    #[error("signals cover {signals} bars but there are {candles} candles")]
+    #[error(
+        "signals cover {intents} bars (holding times: {hold_bars}) but there are {candles} candles"
+    )]
     LengthMismatch {
         /// Candles given.
         candles: usize,
         /// Intents given.
-        signals: usize,
+        intents: usize,
+        /// Holding times given.
+        hold_bars: usize,
     },
     /// The settings are invalid.
     #[error(transparent)]
@@ -177,7 +181,8 @@ pub fn simulate(
     if signals.intents.len() != n || signals.hold_bars.len() != n {
         return Err(EngineError::LengthMismatch {
             candles: n,
-            signals: signals.intents.len().min(signals.hold_bars.len()),
+            intents: signals.intents.len(),
+            hold_bars: signals.hold_bars.len(),
         });
     }
     let mut sim = Simulator {
@@ -253,6 +258,24 @@ impl Simulator<'_> {
             Intent::EnterLong => self.signals.long_entries += 1,
             Intent::EnterShort => self.signals.short_entries += 1,
             Intent::Exit => self.signals.exits += 1,
+        }
+    }
+
+    /// Counts an intent that can never be filled (signalled on the last bar with `next_open`),
+    /// classifying an entry by the first reason it would have been ignored for, as `apply` does.
+    fn ignore_unfillable(&mut self, intent: Intent) {
+        self.count_intent(intent);
+        let direction = match intent {
+            Intent::EnterLong => Direction::Long,
+            Intent::EnterShort => Direction::Short,
+            Intent::None | Intent::Exit => return,
+        };
+        if direction == Direction::Short && !self.settings.allow_short {
+            self.signals.ignored_short_entries += 1;
+        } else if self.position.is_some_and(|p| p.direction == direction) {
+            self.signals.ignored_same_direction += 1;
+        } else {
+            self.signals.ignored_last_bar += 1;
         }
     }
 
@@ -379,19 +402,17 @@ impl Simulator<'_> {
         let target = s.take_profit.map(|f| p.entry_price * (1.0 + sign * f));
         let at_or_beyond_stop = |price: f64, level: f64| sign * price <= sign * level;
         let at_or_beyond_target = |price: f64, level: f64| sign * price >= sign * level;
-        // A position that filled at this bar's open cannot have gapped through its levels.
-        let entered_at_this_open = s.fill == Fill::NextOpen && p.entry_index == bar;
-        if !entered_at_this_open {
-            if let Some((level, reason)) = stop
-                && at_or_beyond_stop(open, level)
-            {
-                return self.exit(bar, open, reason);
-            }
-            if let Some(level) = target
-                && at_or_beyond_target(open, level)
-            {
-                return self.exit(bar, open, ExitReason::TakeProfit);
-            }
+        // Checked for a position that filled at this very open too: when slippage exceeds the
+        // stop distance, its stop lies beyond the open and it is stopped out there at once.
+        if let Some((level, reason)) = stop
+            && at_or_beyond_stop(open, level)
+        {
+            return self.exit(bar, open, reason);
+        }
+        if let Some(level) = target
+            && at_or_beyond_target(open, level)
+        {
+            return self.exit(bar, open, ExitReason::TakeProfit);
         }
         let (adverse_extreme, favourable_extreme) = match p.direction {
             Direction::Long => (low, high),

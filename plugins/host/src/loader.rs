@@ -48,7 +48,7 @@ impl Plugin {
         // in the plugin folder by the operator; the daemon only loads them in the runner process.
         let library = unsafe { libloading::Library::new(path) }.map_err(|e| HostError::Load {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: error_chain(&e),
         })?;
         // Never unload: the vtable and manifest below borrow the library's memory forever.
         let library: &'static libloading::Library = Box::leak(Box::new(library));
@@ -254,6 +254,19 @@ fn to_abi(value: ParamValue) -> abi::Value {
         }
     }
     out
+}
+
+/// An error and its sources, joined: libloading's own message is only "dlopen failed", the
+/// loader's reason (missing file, wrong ELF class, undefined symbol) is in its source.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn invalid(path: &Path, reason: impl Into<String>) -> HostError {

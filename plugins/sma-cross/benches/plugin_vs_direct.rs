@@ -14,12 +14,9 @@ use sma_cross::SmaCross;
 const BARS: usize = 1_000_000;
 
 fn library() -> PathBuf {
-    // The bench binary lives in target/release/deps; cargo puts the cdylib in target/release.
+    // `cargo bench` leaves the plugin's cdylib next to the bench binary, in target/release/deps.
     let exe = std::env::current_exe().expect("bench executable path");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target profile folder");
+    let dir = exe.parent().expect("bench binary folder");
     dir.join(format!(
         "{}sma_cross{}",
         std::env::consts::DLL_PREFIX,
