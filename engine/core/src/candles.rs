@@ -153,6 +153,8 @@ impl CandleError {
 /// every value of this type, so consumers never re-check.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Candles {
+    /// Median spacing, computed once at construction (several consumers need it).
+    median_interval_ms: Option<i64>,
     time_ms: Vec<i64>,
     open: Vec<f64>,
     high: Vec<f64>,
@@ -248,6 +250,7 @@ impl Candles {
             volume,
         } = columns;
         Ok(Self {
+            median_interval_ms: median_interval(&time_ms),
             time_ms,
             open,
             high,
@@ -304,6 +307,7 @@ impl Candles {
     /// When the range is out of bounds.
     pub fn slice(&self, start: usize, end: usize) -> Candles {
         Candles {
+            median_interval_ms: median_interval(&self.time_ms[start..end]),
             time_ms: self.time_ms[start..end].to_vec(),
             open: self.open[start..end].to_vec(),
             high: self.high[start..end].to_vec(),
@@ -317,13 +321,7 @@ impl Candles {
     /// `None` for fewer than two bars. For an even number of intervals the lower middle one is
     /// taken, so the result is always an interval that really occurs.
     pub fn median_interval_ms(&self) -> Option<i64> {
-        if self.len() < 2 {
-            return None;
-        }
-        let mut intervals: Vec<i64> = self.time_ms.windows(2).map(|w| w[1] - w[0]).collect();
-        let mid = (intervals.len() - 1) / 2;
-        let (_, median, _) = intervals.select_nth_unstable(mid);
-        Some(*median)
+        self.median_interval_ms
     }
 
     /// Gaps: consecutive bars further apart than the median interval. Returns the number of gaps
@@ -351,6 +349,17 @@ pub struct GapSummary {
     pub gaps: u64,
     /// Bars that would fill those intervals at the median spacing.
     pub missing_bars: u64,
+}
+
+/// See [`Candles::median_interval_ms`].
+fn median_interval(time_ms: &[i64]) -> Option<i64> {
+    if time_ms.len() < 2 {
+        return None;
+    }
+    let mut intervals: Vec<i64> = time_ms.windows(2).map(|w| w[1] - w[0]).collect();
+    let mid = (intervals.len() - 1) / 2;
+    let (_, median, _) = intervals.select_nth_unstable(mid);
+    Some(*median)
 }
 
 fn validate_one(c: &CandleColumns, index: usize) -> Result<(), CandleError> {

@@ -59,9 +59,8 @@ pub fn compute(candles: &Candles, simulation: &Simulation, initial_cash: f64) ->
     let bars_per_year = candles
         .median_interval_ms()
         .map(|ms| MS_PER_YEAR / ms as f64);
-    let returns = bar_returns(equity, initial_cash);
     let (sharpe, sortino) = match bars_per_year {
-        Some(bpy) => risk_adjusted(&returns, bpy),
+        Some(bpy) => risk_adjusted(bar_returns(equity, initial_cash), bpy),
         None => (None, None),
     };
     let max_drawdown = max_drawdown(equity, initial_cash);
@@ -128,31 +127,34 @@ fn cagr(initial: f64, final_equity: f64, years: f64) -> Option<f64> {
 
 /// Per-bar returns `e[k] / e[k-1] - 1` with `e[-1] = initial` (so costs of a trade entered on the
 /// first bar count). A return after equity reached zero or below is taken as 0.
-pub fn bar_returns(equity: &[f64], initial: f64) -> Vec<f64> {
-    let mut previous = initial;
-    equity
-        .iter()
-        .map(|&e| {
-            let r = if previous > 0.0 {
+pub fn bar_returns(equity: &[f64], initial: f64) -> impl Iterator<Item = f64> + Clone + '_ {
+    std::iter::once(initial)
+        .chain(equity.iter().copied())
+        .zip(equity.iter().copied())
+        .map(|(previous, e)| {
+            if previous > 0.0 {
                 e / previous - 1.0
             } else {
                 0.0
-            };
-            previous = e;
-            r
+            }
         })
-        .collect()
 }
 
-/// Sharpe and Sortino ratios of `returns`, annualised with `bars_per_year`.
-fn risk_adjusted(returns: &[f64], bars_per_year: f64) -> (Option<f64>, Option<f64>) {
-    let n = returns.len();
+/// Sharpe and Sortino ratios of `returns`, annualised with `bars_per_year`. Two passes over the
+/// returns (mean, then deviations), so nothing is allocated.
+fn risk_adjusted(
+    returns: impl Iterator<Item = f64> + Clone,
+    bars_per_year: f64,
+) -> (Option<f64>, Option<f64>) {
+    let (n, sum) = returns
+        .clone()
+        .fold((0usize, 0.0), |(n, s), r| (n + 1, s + r));
     if n < 2 {
         return (None, None);
     }
-    let mean = returns.iter().sum::<f64>() / n as f64;
+    let mean = sum / n as f64;
     let (mut squares, mut downside_squares) = (0.0, 0.0);
-    for &r in returns {
+    for r in returns {
         squares += (r - mean) * (r - mean);
         if r < 0.0 {
             downside_squares += r * r;
@@ -204,7 +206,7 @@ mod tests {
     fn sharpe_and_sortino_hand_computed() {
         // Returns 0.01, -0.02, 0.03: mean 0.00666..., sample std = sqrt(0.0012333.../2) etc.
         let r = [0.01, -0.02, 0.03];
-        let (sharpe, sortino) = risk_adjusted(&r, 4.0);
+        let (sharpe, sortino) = risk_adjusted(r.iter().copied(), 4.0);
         let mean = 0.02f64 / 3.0;
         let var = ((0.01 - mean).powi(2) + (-0.02 - mean).powi(2) + (0.03 - mean).powi(2)) / 2.0;
         assert!((sharpe.unwrap() - mean / var.sqrt() * 2.0).abs() < 1e-12);
@@ -215,8 +217,11 @@ mod tests {
 
     #[test]
     fn undefined_ratios_are_none() {
-        assert_eq!(risk_adjusted(&[0.0, 0.0, 0.0], 365.0), (None, None));
-        assert_eq!(risk_adjusted(&[0.1], 365.0), (None, None));
+        assert_eq!(
+            risk_adjusted([0.0, 0.0, 0.0].into_iter(), 365.0),
+            (None, None)
+        );
+        assert_eq!(risk_adjusted([0.1].into_iter(), 365.0), (None, None));
         assert_eq!(cagr(100.0, 110.0, 0.0), None);
         assert_eq!(cagr(100.0, -5.0, 1.0), Some(-1.0));
     }
@@ -229,7 +234,7 @@ mod tests {
 
     #[test]
     fn bar_returns_start_from_initial() {
-        let r = bar_returns(&[110.0, 99.0], 100.0);
+        let r: Vec<f64> = bar_returns(&[110.0, 99.0], 100.0).collect();
         assert!((r[0] - 0.1).abs() < 1e-15);
         assert!((r[1] + 0.1).abs() < 1e-15);
     }

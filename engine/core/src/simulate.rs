@@ -162,6 +162,8 @@ struct Simulator<'a> {
     position: Option<Position>,
     trades: Vec<Trade>,
     signals: SignalCounts,
+    /// Whether any stop or target is set (otherwise `manage_risk` has nothing to do).
+    manages_risk: bool,
 }
 
 /// Runs the simulation.
@@ -185,13 +187,23 @@ pub fn simulate(
             hold_bars: signals.hold_bars.len(),
         });
     }
+    // Every trade starts with an entry intent: reserving for all of them avoids regrowing a
+    // vector of possibly hundreds of thousands of trades.
+    let entries = signals
+        .intents
+        .iter()
+        .filter(|i| matches!(i, Intent::EnterLong | Intent::EnterShort))
+        .count();
     let mut sim = Simulator {
         candles,
         settings,
         cash: settings.initial_cash,
         position: None,
-        trades: Vec::new(),
+        trades: Vec::with_capacity(entries),
         signals: SignalCounts::default(),
+        manages_risk: settings.stop_loss.is_some()
+            || settings.take_profit.is_some()
+            || settings.trailing_stop.is_some(),
     };
     let (open, close) = (candles.open(), candles.close());
     let mut equity = Vec::with_capacity(n);
@@ -230,13 +242,7 @@ pub fn simulate(
     }
     if settings.fill == Fill::NextOpen {
         // The last bar's intent would fill after the data ends.
-        sim.count_intent(signals.intents[n - 1]);
-        if matches!(
-            signals.intents[n - 1],
-            Intent::EnterLong | Intent::EnterShort
-        ) {
-            sim.signals.ignored_last_bar += 1;
-        }
+        sim.ignore_unfillable(signals.intents[n - 1]);
     }
     if sim.position.is_some() {
         sim.exit(n - 1, close[n - 1], ExitReason::EndOfData);
@@ -382,6 +388,9 @@ impl Simulator<'_> {
     /// beyond a level fills at the open; a bar whose range touches both the stop and the target
     /// is assumed to hit the stop first.
     fn manage_risk(&mut self, bar: usize) {
+        if !self.manages_risk {
+            return;
+        }
         let Some(p) = self.position else {
             return;
         };

@@ -19,7 +19,7 @@
 //! point: every term is monotone and the sum order is fixed), so instead of building all bins we
 //! find the largest edge `m` that the breakout condition accepts and evaluate `V` once, at
 //! `e_(m+1)`: the signal fires exactly when `V(e_(m+1)) < top_percentile * total`. Sums run over
-//! the window in order with four interleaved accumulators ([`window_sum`]), a fixed order that
+//! the window in order with four interleaved accumulators ([`volume_profile`]), a fixed order that
 //! makes results deterministic. The per-window bins are recomputed for every window.
 
 use std::borrow::Cow;
@@ -58,14 +58,46 @@ impl Default for VolumeZoneBreakout {
     }
 }
 
-/// Sum of `values` in a fixed order: four interleaved partial sums, combined as
-/// `(s0 + s1) + (s2 + s3)`. Used for every window sum so results never depend on the compiler.
-pub fn window_sum(values: impl Iterator<Item = f64>) -> f64 {
-    let mut acc = [0.0f64; 4];
-    for (j, v) in values.enumerate() {
-        acc[j % 4] += v;
+/// Share of a bar's volume at or above price `x`: `clamp((top - x) * inv_height, 0, 1)`.
+///
+/// For a bar of positive height `top = high` and `inv_height = 1 / (high - low)`. A zero-height
+/// bar at price `c` is encoded as `top = next_up(c)`, `inv_height = +inf`: for `x <= c` the
+/// product is `+inf` (share 1), for `x > c` it is `-inf` or `0 * inf = NaN`, and `f64::max`
+/// turns both into share 0 — exactly "all of its volume counts at or below its price". One
+/// branch-free formula for both kinds of bar lets the window loop vectorise.
+#[inline(always)]
+fn share_above(top: f64, inv_height: f64, x: f64) -> f64 {
+    ((top - x) * inv_height).max(0.0).min(1.0)
+}
+
+/// `(V(x), total)` of one window in one pass: `V(x) = sum_j volume[j] * share_above(..)` and
+/// `total = sum_j volume[j]`, both summed in bar order over four interleaved
+/// accumulators (bar `j` of the window goes to lane `j % 4`), combined as `(s0 + s1) + (s2 + s3)`:
+/// a fixed order, so results never depend on the compiler, that lets it use SIMD.
+fn volume_profile(volume: &[f64], top: &[f64], inv_height: &[f64], x: f64) -> (f64, f64) {
+    let mut above = [0.0f64; 4];
+    let mut total = [0.0f64; 4];
+    let n = volume.len().min(top.len()).min(inv_height.len());
+    let (volume, top, inv_height) = (&volume[..n], &top[..n], &inv_height[..n]);
+    let whole = n - n % 4;
+    for ((v, t), inv) in volume[..whole]
+        .chunks_exact(4)
+        .zip(top[..whole].chunks_exact(4))
+        .zip(inv_height[..whole].chunks_exact(4))
+    {
+        for lane in 0..4 {
+            above[lane] += v[lane] * share_above(t[lane], inv[lane], x);
+            total[lane] += v[lane];
+        }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
+    for (lane, j) in (whole..n).enumerate() {
+        above[lane] += volume[j] * share_above(top[j], inv_height[j], x);
+        total[lane] += volume[j];
+    }
+    (
+        (above[0] + above[1]) + (above[2] + above[3]),
+        (total[0] + total[1]) + (total[2] + total[3]),
+    )
 }
 
 /// Per-bar inputs of the volume profile, precomputed once per series. With wicks the ranges are
@@ -73,7 +105,9 @@ pub fn window_sum(values: impl Iterator<Item = f64>) -> f64 {
 struct Ranges<'a> {
     lo: Cow<'a, [f64]>,
     hi: Cow<'a, [f64]>,
-    /// `1 / (hi - lo)`, or 0 for a zero-height bar.
+    /// `hi`, or `next_up(hi)` for a zero-height bar (see [`share_above`]).
+    top: Vec<f64>,
+    /// `1 / (hi - lo)`, or `+inf` for a zero-height bar (see [`share_above`]).
     inv_height: Vec<f64>,
 }
 
@@ -90,24 +124,22 @@ impl<'a> Ranges<'a> {
                 .unzip();
             (Cow::Owned(lo), Cow::Owned(hi))
         };
-        let inv_height = lo
+        let (top, inv_height) = lo
             .iter()
             .zip(hi.iter())
-            .map(|(&l, &h)| if h > l { 1.0 / (h - l) } else { 0.0 })
-            .collect();
-        Self { lo, hi, inv_height }
-    }
-
-    /// Share of bar `j`'s volume at or above price `x`.
-    #[inline(always)]
-    fn share_above(&self, j: usize, x: f64) -> f64 {
-        let inv = self.inv_height[j];
-        if inv > 0.0 {
-            ((self.hi[j] - x) * inv).clamp(0.0, 1.0)
-        } else if self.hi[j] >= x {
-            1.0
-        } else {
-            0.0
+            .map(|(&l, &h)| {
+                if h > l {
+                    (h, 1.0 / (h - l))
+                } else {
+                    (h.next_up(), f64::INFINITY)
+                }
+            })
+            .unzip();
+        Self {
+            lo,
+            hi,
+            top,
+            inv_height,
         }
     }
 }
@@ -123,6 +155,31 @@ impl VolumeZoneBreakout {
         }
     }
 
+    /// The largest bin index `m < num_bins` with `high >= e_m * factor`, or `None`. Starts from
+    /// an estimate by division and settles it with the exact edge formula, so the answer is the
+    /// one a scan over all edges gives.
+    #[inline]
+    fn highest_accepted_edge(&self, pmin: f64, pmax: f64, high: f64, factor: f64) -> Option<usize> {
+        let accepts = |k: usize| high >= self.edge(pmin, pmax, k) * factor;
+        let top = self.num_bins - 1;
+        let estimate = (high / factor - pmin) / (pmax - pmin) * self.num_bins as f64;
+        let mut k = if estimate.is_nan() || estimate < 0.0 {
+            0
+        } else {
+            (estimate as usize).min(top)
+        };
+        while k < top && accepts(k + 1) {
+            k += 1;
+        }
+        while !accepts(k) {
+            if k == 0 {
+                return None;
+            }
+            k -= 1;
+        }
+        Some(k)
+    }
+
     /// Writes the entry intents into `out`.
     pub fn signals(&self, c: &CandleView<'_>, out: &mut SignalsOut<'_>) {
         let w = self.volume_window;
@@ -132,30 +189,31 @@ impl VolumeZoneBreakout {
         }
         let ranges = Ranges::new(c, self.include_wicks);
         let factor = 1.0 + self.breakout_buffer;
-        let mut window = MinMaxWindow::new(&ranges.lo, &ranges.hi, w);
+        let mut lowest = Extreme::new(&ranges.lo, |candidate, current| candidate <= current);
+        let mut highest = Extreme::new(&ranges.hi, |candidate, current| candidate >= current);
+        // Bars with volume in the window: the total is positive exactly when this is non-zero.
+        let mut with_volume = c.volume[..w].iter().filter(|&&v| v > 0.0).count();
         for i in w..n {
-            let (pmin, pmax) = window.advance(i);
-            if pmax == pmin {
+            if i > w {
+                with_volume += usize::from(c.volume[i - 1] > 0.0);
+                with_volume -= usize::from(c.volume[i - w - 1] > 0.0);
+            }
+            let (pmin, pmax) = (lowest.advance(i, w), highest.advance(i, w));
+            if pmax == pmin || with_volume == 0 {
                 continue;
             }
-            let high = c.high[i];
-            // m: the largest bin index whose lower edge the breakout condition accepts.
-            let Some(m) = (0..self.num_bins)
-                .rev()
-                .find(|&k| high >= self.edge(pmin, pmax, k) * factor)
-            else {
+            let Some(m) = self.highest_accepted_edge(pmin, pmax, c.high[i], factor) else {
                 continue;
             };
-            let bars = i - w..i;
-            let total = window_sum(bars.clone().map(|j| c.volume[j]));
-            if total <= 0.0 {
-                continue;
-            }
-            let fires = if m + 1 >= self.num_bins {
-                true
-            } else {
+            let fires = m + 1 >= self.num_bins || {
+                let start = i - w;
                 let x = self.edge(pmin, pmax, m + 1);
-                let above = window_sum(bars.map(|j| c.volume[j] * ranges.share_above(j, x)));
+                let (above, total) = volume_profile(
+                    &c.volume[start..i],
+                    &ranges.top[start..i],
+                    &ranges.inv_height[start..i],
+                    x,
+                );
                 above < self.top_percentile * total
             };
             if fires {
@@ -165,51 +223,52 @@ impl VolumeZoneBreakout {
     }
 }
 
-/// Sliding minimum of `lo` and maximum of `hi` over the `w` bars before `i` (monotonic deques).
-struct MinMaxWindow<'a> {
-    lo: &'a [f64],
-    hi: &'a [f64],
-    w: usize,
-    mins: std::collections::VecDeque<usize>,
-    maxs: std::collections::VecDeque<usize>,
+/// The extreme (lowest or highest) of `values` over the `w` bars before `i`, tracked as the
+/// window slides: a new value that matches or beats the extreme replaces it, and the window is
+/// rescanned only when the extreme leaves it (rare: about once per `w` bars on market data).
+struct Extreme<'a, F: Fn(f64, f64) -> bool> {
+    values: &'a [f64],
+    /// `better(candidate, current)`: the candidate replaces the current extreme (ties too, so
+    /// the latest position is kept and rescans are rarer).
+    better: F,
+    index: usize,
     next: usize,
 }
 
-impl<'a> MinMaxWindow<'a> {
-    fn new(lo: &'a [f64], hi: &'a [f64], w: usize) -> Self {
+impl<'a, F: Fn(f64, f64) -> bool> Extreme<'a, F> {
+    fn new(values: &'a [f64], better: F) -> Self {
         Self {
-            lo,
-            hi,
-            w,
-            mins: std::collections::VecDeque::with_capacity(w + 1),
-            maxs: std::collections::VecDeque::with_capacity(w + 1),
+            values,
+            better,
+            index: 0,
             next: 0,
         }
     }
 
-    /// Min and max over bars `i-w ..= i-1`; `i` must grow by one per call, starting at `w`.
-    fn advance(&mut self, i: usize) -> (f64, f64) {
-        while self.next < i {
-            let j = self.next;
-            while self.mins.back().is_some_and(|&b| self.lo[b] >= self.lo[j]) {
-                self.mins.pop_back();
+    /// The extreme over bars `i-w ..= i-1`; `i` grows by one per call, starting at `w`.
+    fn advance(&mut self, i: usize, w: usize) -> f64 {
+        let start = i - w;
+        if self.next == 0 || self.index < start {
+            self.rescan(start, i);
+        } else {
+            while self.next < i {
+                if (self.better)(self.values[self.next], self.values[self.index]) {
+                    self.index = self.next;
+                }
+                self.next += 1;
             }
-            self.mins.push_back(j);
-            while self.maxs.back().is_some_and(|&b| self.hi[b] <= self.hi[j]) {
-                self.maxs.pop_back();
+        }
+        self.values[self.index]
+    }
+
+    fn rescan(&mut self, start: usize, end: usize) {
+        self.index = start;
+        for j in start + 1..end {
+            if (self.better)(self.values[j], self.values[self.index]) {
+                self.index = j;
             }
-            self.maxs.push_back(j);
-            self.next += 1;
         }
-        let start = i - self.w;
-        while self.mins.front().is_some_and(|&f| f < start) {
-            self.mins.pop_front();
-        }
-        while self.maxs.front().is_some_and(|&f| f < start) {
-            self.maxs.pop_front();
-        }
-        // Both deques hold at least bar i-1.
-        (self.lo[self.mins[0]], self.hi[self.maxs[0]])
+        self.next = end;
     }
 }
 
