@@ -208,7 +208,18 @@ pub fn simulate(
     let (open, close) = (candles.open(), candles.close());
     let mut equity = Vec::with_capacity(n);
     let mut bars_in_position = 0u64;
-    for bar in 0..n {
+    let mut bar = 0;
+    while bar < n {
+        // Bars where nothing can happen (no intent to execute, no holding time running out, no
+        // stops to check) only need their equity marked: do those in one tight loop.
+        if !sim.manages_risk {
+            let event = sim.next_event(bar, &signals.intents);
+            if event > bar {
+                bars_in_position += sim.mark_quiet(&close[bar..event], &mut equity);
+                bar = event;
+                continue;
+            }
+        }
         match settings.fill {
             Fill::NextOpen => {
                 // At the open: the scheduled holding-time exit, then last bar's intent.
@@ -239,6 +250,7 @@ pub fn simulate(
             bars_in_position += 1;
         }
         equity.push(sim.mark(close[bar]));
+        bar += 1;
     }
     if settings.fill == Fill::NextOpen {
         // The last bar's intent would fill after the data ends.
@@ -444,13 +456,48 @@ impl Simulator<'_> {
         }
     }
 
+    /// The first bar at or after `bar` where something may happen when no stops are set: an
+    /// intent is executed there or the position's holding time runs out (or `n`).
+    fn next_event(&self, bar: usize, intents: &[Intent]) -> usize {
+        let n = intents.len();
+        // The intent executed at bar b is intents[b - 1] (next_open) or intents[b] (close).
+        let lag = usize::from(self.settings.fill == Fill::NextOpen);
+        let first_intent = bar.max(lag) - lag;
+        let by_intent = intents[first_intent.min(n)..]
+            .iter()
+            .position(|&i| i != Intent::None)
+            .map_or(n, |offset| first_intent + offset + lag);
+        let by_hold = self
+            .position
+            .and_then(|p| p.exit_due)
+            .map_or(n, |due| due.max(bar));
+        by_intent.min(by_hold).min(n)
+    }
+
+    /// Marks equity at each close in `closes` with no trading in between (exactly what
+    /// [`Self::mark`] gives per bar); returns the number of bars spent in a position.
+    fn mark_quiet(&self, closes: &[f64], equity: &mut Vec<f64>) -> u64 {
+        match self.position {
+            None => {
+                equity.extend(std::iter::repeat_n(self.cash, closes.len()));
+                0
+            }
+            Some(p) => {
+                let base = self.cash + p.budget - p.entry_fee;
+                let units = p.direction.sign() * p.quantity;
+                equity.extend(closes.iter().map(|&c| base + units * (c - p.entry_price)));
+                closes.len() as u64
+            }
+        }
+    }
+
     /// Equity if the open position were valued at `price` without exit costs.
     fn mark(&self, price: f64) -> f64 {
         match self.position {
             None => self.cash,
             Some(p) => {
-                self.cash + p.budget - p.entry_fee
-                    + p.direction.sign() * p.quantity * (price - p.entry_price)
+                let base = self.cash + p.budget - p.entry_fee;
+                base + p.direction.sign() * p.quantity * (price - p.entry_price)
             }
         }
     }

@@ -342,3 +342,27 @@ proptest! {
         prop_assert_eq!(run(&candles, &signals, &settings), run(&candles, &signals, &settings));
     }
 }
+
+proptest! {
+    /// Without stops the simulator marks quiet stretches in one loop; with a target that can never
+    /// be reached (a gain of 10^12 for longs; below zero for shorts) it takes the bar-by-bar
+    /// path. Both must agree to the bit.
+    #[test]
+    fn quiet_stretches_fast_path_equals_bar_by_bar(
+        (candles, signals, settings) in scenario(),
+    ) {
+        let plain = ExecutionSettings {
+            stop_loss: None,
+            take_profit: None,
+            trailing_stop: None,
+            ..settings
+        };
+        let bar_by_bar = ExecutionSettings {
+            take_profit: Some(1e12),
+            ..plain
+        };
+        let fast = run(&candles, &signals, &plain);
+        let slow = run(&candles, &signals, &bar_by_bar);
+        prop_assert_eq!(fast, slow);
+    }
+}

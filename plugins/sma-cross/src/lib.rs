@@ -27,54 +27,98 @@ pub struct SmaCross {
 /// the same (a flat market), where a running sum would drift by a unit in the last place and
 /// create crossings that are not there.
 pub fn sma(values: &[f64], window: usize) -> Vec<f64> {
-    let mut out = vec![f64::NAN; values.len()];
-    if window == 0 {
-        return out;
+    let mut mean = RollingMean::new(window);
+    values
+        .iter()
+        .map(|&v| mean.push(v).unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// The streaming form of [`sma`]: push values one by one, get the mean once the window is full.
+#[derive(Debug, Clone)]
+pub struct RollingMean {
+    window: usize,
+    /// The last `window` values, as a ring.
+    ring: Vec<f64>,
+    pushed: usize,
+    sum: f64,
+    entering: f64,
+    leaving: f64,
+    same_run: usize,
+    previous: f64,
+}
+
+impl RollingMean {
+    /// An empty window of `window` values (`window >= 1`; 0 never yields a mean).
+    pub fn new(window: usize) -> Self {
+        Self {
+            window,
+            ring: vec![0.0; window],
+            pushed: 0,
+            sum: 0.0,
+            entering: 0.0,
+            leaving: 0.0,
+            same_run: 0,
+            previous: f64::NAN,
+        }
     }
-    let mut sum = 0.0f64;
-    let (mut entering, mut leaving) = (0.0f64, 0.0f64);
-    let kahan_add = |sum: &mut f64, compensation: &mut f64, value: f64| {
+
+    fn kahan_add(sum: &mut f64, compensation: &mut f64, value: f64) {
         let y = value - *compensation;
         let t = *sum + y;
         *compensation = (t - *sum) - y;
         *sum = t;
-    };
-    let (mut same_run, mut previous) = (0usize, f64::NAN);
-    for (i, &value) in values.iter().enumerate() {
-        if i >= window {
-            kahan_add(&mut sum, &mut leaving, -values[i - window]);
+    }
+
+    /// Adds a value; returns the mean of the last `window` values once there are that many.
+    #[inline]
+    pub fn push(&mut self, value: f64) -> Option<f64> {
+        if self.window == 0 {
+            return None;
         }
-        kahan_add(&mut sum, &mut entering, value);
-        same_run = if value == previous { same_run + 1 } else { 1 };
-        previous = value;
-        if i + 1 >= window {
-            out[i] = if same_run >= window {
+        let slot = self.pushed % self.window;
+        if self.pushed >= self.window {
+            Self::kahan_add(&mut self.sum, &mut self.leaving, -self.ring[slot]);
+        }
+        Self::kahan_add(&mut self.sum, &mut self.entering, value);
+        self.ring[slot] = value;
+        self.same_run = if value == self.previous {
+            self.same_run + 1
+        } else {
+            1
+        };
+        self.previous = value;
+        self.pushed += 1;
+        (self.pushed >= self.window).then(|| {
+            if self.same_run >= self.window {
                 value
             } else {
-                sum / window as f64
-            };
-        }
+                self.sum / self.window as f64
+            }
+        })
     }
-    out
 }
 
 impl SmaCross {
-    /// Writes the crossover intents for `close` into `out`.
+    /// Writes the crossover intents for `close` into `out`. Streams both averages (no arrays);
+    /// the values are exactly those of [`sma`].
     pub fn signals(&self, close: &[f64], allow_short: bool, out: &mut SignalsOut<'_>) {
-        let fast = sma(close, self.fast);
-        let slow = sma(close, self.slow);
-        // Both averages are defined from bar `slow - 1` on; a cross needs the bar before too.
-        for i in self.slow.max(self.fast)..close.len() {
-            let (f0, s0, f1, s1) = (fast[i - 1], slow[i - 1], fast[i], slow[i]);
-            if f0 < s0 && f1 > s1 {
-                out.enter_long(i, 0);
-            } else if f0 > s0 && f1 < s1 {
-                if allow_short {
-                    out.enter_short(i, 0);
-                } else {
-                    out.exit(i);
+        let (mut fast, mut slow) = (RollingMean::new(self.fast), RollingMean::new(self.slow));
+        let mut previous: Option<(f64, f64)> = None;
+        for (i, &c) in close.iter().enumerate() {
+            let current = fast.push(c).zip(slow.push(c));
+            if let (Some((f0, s0)), Some((f1, s1))) = (previous, current) {
+                if f0 < s0 && f1 > s1 {
+                    out.enter_long(i, 0);
+                } else if f0 > s0 && f1 < s1 {
+                    if allow_short {
+                        out.enter_short(i, 0);
+                    } else {
+                        out.exit(i);
+                    }
                 }
             }
+            previous = current;
         }
     }
 }
