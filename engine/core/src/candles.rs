@@ -441,7 +441,10 @@ fn validate_one(c: &CandleColumns, index: usize) -> Result<(), CandleError> {
 mod tests {
     use super::*;
 
-    fn cols(rows: &[(i64, f64, f64, f64, f64, f64)]) -> CandleColumns {
+    /// (time, open, high, low, close, volume)
+    type Row = (i64, f64, f64, f64, f64, f64);
+
+    fn cols(rows: &[Row]) -> CandleColumns {
         let mut c = CandleColumns::with_capacity(rows.len());
         for &(t, o, h, l, cl, v) in rows {
             c.push(t, o, h, l, cl, v);
@@ -463,7 +466,7 @@ mod tests {
     #[test]
     fn each_violation_names_index_and_field() {
         let base = (0, 1.0, 2.0, 0.5, 1.5, 10.0);
-        let cases: Vec<((i64, f64, f64, f64, f64, f64), Field)> = vec![
+        let cases: Vec<(Row, Field)> = vec![
             ((60, f64::NAN, 2.0, 0.5, 1.5, 1.0), Field::Open),
             ((60, 1.0, f64::INFINITY, 0.5, 1.5, 1.0), Field::High),
             ((60, 1.0, 2.0, 0.0, 1.5, 1.0), Field::Low),

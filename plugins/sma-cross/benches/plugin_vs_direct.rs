@@ -5,13 +5,15 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use barwise_engine::{ExecutionSettings, Intent, ParamValue, Params, Signals};
+use barwise_engine::{ExecutionSettings, Intent, ParamValue, Params, Report, Signals};
 use barwise_plugin_host::Plugin;
 use barwise_plugin_sdk::SignalsOut;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sma_cross::SmaCross;
 
 const BARS: usize = 1_000_000;
+const NAME: &str = "sma_cross";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn library() -> PathBuf {
     // `cargo bench` leaves the plugin's cdylib next to the bench binary, in target/release/deps.
@@ -30,6 +32,12 @@ fn bench(c: &mut Criterion) {
     let strategy = SmaCross { fast: 10, slow: 20 };
     let mut group = c.benchmark_group("sma_cross_1m_bars_10_20");
     group.sample_size(30);
+    let params: Params = [
+        ("fast".to_owned(), ParamValue::Int(10)),
+        ("slow".to_owned(), ParamValue::Int(20)),
+    ]
+    .into_iter()
+    .collect();
     group.bench_function("direct", |b| {
         b.iter(|| {
             let n = candles.len();
@@ -46,16 +54,19 @@ fn bench(c: &mut Criterion) {
                     .collect(),
                 hold_bars: hold,
             };
-            black_box(barwise_engine::backtest(&candles, &signals, &settings).unwrap())
+            // The same work as the plugin path minus the boundary: parameters in, report out.
+            let backtest = barwise_engine::backtest(&candles, &signals, &settings).unwrap();
+            black_box(Report::new(
+                NAME.to_owned(),
+                VERSION.to_owned(),
+                params.clone(),
+                settings,
+                &candles,
+                backtest,
+            ))
         });
     });
     let plugin = Plugin::load(&library()).expect("build the plugin first (cargo bench builds it)");
-    let params: Params = [
-        ("fast".to_owned(), ParamValue::Int(10)),
-        ("slow".to_owned(), ParamValue::Int(20)),
-    ]
-    .into_iter()
-    .collect();
     group.bench_function("plugin", |b| {
         b.iter(|| {
             black_box(

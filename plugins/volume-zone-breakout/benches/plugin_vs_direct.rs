@@ -5,13 +5,15 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use barwise_engine::{ExecutionSettings, Intent, ParamValue, Params, Signals};
+use barwise_engine::{ExecutionSettings, Intent, ParamValue, Params, Report, Signals};
 use barwise_plugin_host::Plugin;
 use barwise_plugin_sdk::{CandleView, SignalsOut};
 use criterion::{Criterion, criterion_group, criterion_main};
 use volume_zone_breakout::VolumeZoneBreakout;
 
 const BARS: usize = 1_000_000;
+const NAME: &str = "volume_zone_breakout";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn library() -> PathBuf {
     // `cargo bench` leaves the plugin's cdylib next to the bench binary, in target/release/deps.
@@ -34,6 +36,16 @@ fn bench(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("volume_zone_breakout_1m_bars_w60_b20");
     group.sample_size(20);
+    let params: Params = [
+        ("volume_window".to_owned(), ParamValue::Int(60)),
+        ("num_bins".to_owned(), ParamValue::Int(20)),
+        ("top_percentile".to_owned(), ParamValue::Float(0.2)),
+        ("breakout_buffer".to_owned(), ParamValue::Float(0.0)),
+        ("hold_period_bars".to_owned(), ParamValue::Int(1)),
+        ("include_wicks".to_owned(), ParamValue::Bool(true)),
+    ]
+    .into_iter()
+    .collect();
     group.bench_function("direct", |b| {
         b.iter(|| {
             let n = candles.len();
@@ -54,20 +66,19 @@ fn bench(c: &mut Criterion) {
                     .collect(),
                 hold_bars: hold,
             };
-            black_box(barwise_engine::backtest(&candles, &signals, &settings).unwrap())
+            // The same work as the plugin path minus the boundary: parameters in, report out.
+            let backtest = barwise_engine::backtest(&candles, &signals, &settings).unwrap();
+            black_box(Report::new(
+                NAME.to_owned(),
+                VERSION.to_owned(),
+                params.clone(),
+                settings,
+                &candles,
+                backtest,
+            ))
         });
     });
     let plugin = Plugin::load(&library()).expect("build the plugin first (cargo bench builds it)");
-    let params: Params = [
-        ("volume_window".to_owned(), ParamValue::Int(60)),
-        ("num_bins".to_owned(), ParamValue::Int(20)),
-        ("top_percentile".to_owned(), ParamValue::Float(0.2)),
-        ("breakout_buffer".to_owned(), ParamValue::Float(0.0)),
-        ("hold_period_bars".to_owned(), ParamValue::Int(1)),
-        ("include_wicks".to_owned(), ParamValue::Bool(true)),
-    ]
-    .into_iter()
-    .collect();
     group.bench_function("plugin", |b| {
         b.iter(|| {
             black_box(

@@ -66,6 +66,10 @@ impl Default for VolumeZoneBreakout {
 /// turns both into share 0 — exactly "all of its volume counts at or below its price". One
 /// branch-free formula for both kinds of bar lets the window loop vectorise.
 #[inline(always)]
+#[allow(
+    clippy::manual_clamp,
+    reason = "clamp keeps NaN; max turns the 0 * inf = NaN of a zero-height bar into share 0"
+)]
 fn share_above(top: f64, inv_height: f64, x: f64) -> f64 {
     ((top - x) * inv_height).max(0.0).min(1.0)
 }

@@ -48,6 +48,10 @@ fn run(s: &VolumeZoneBreakout, c: &CandleView<'_>) -> (Vec<u8>, Vec<u32>) {
 }
 
 /// The specification, literally: build every bin's volume by overlap, walk down from the top.
+#[allow(
+    clippy::needless_range_loop,
+    reason = "indices mirror the specification's notation"
+)]
 fn reference(s: &VolumeZoneBreakout, c: &CandleView<'_>) -> Vec<u8> {
     let mut intents = vec![0u8; c.len()];
     let nb = s.num_bins;

@@ -16,8 +16,20 @@ impl Strategy for BreakoutHigh {
             env!("CARGO_PKG_VERSION"),
             "Long when the close breaks the highest high of the previous `lookback` bars.",
         )
-        .param(ParamDef::int("lookback", 20, Some(1), Some(10_000), "Bars to look back"))
-        .param(ParamDef::int("hold", 5, Some(1), Some(1_000), "Bars to hold"))
+        .param(ParamDef::int(
+            "lookback",
+            20,
+            Some(1),
+            Some(10_000),
+            "Bars to look back",
+        ))
+        .param(ParamDef::int(
+            "hold",
+            5,
+            Some(1),
+            Some(1_000),
+            "Bars to hold",
+        ))
     }
 
     fn new(params: &Params) -> Result<Self, String> {
@@ -34,7 +46,10 @@ impl Strategy for BreakoutHigh {
         out: &mut SignalsOut<'_>,
     ) -> Result<(), String> {
         for i in self.lookback..c.len() {
-            let highest = c.high[i - self.lookback..i].iter().copied().fold(f64::MIN, f64::max);
+            let highest = c.high[i - self.lookback..i]
+                .iter()
+                .copied()
+                .fold(f64::MIN, f64::max);
             if c.close[i] > highest {
                 out.enter_long(i, self.hold);
             }
