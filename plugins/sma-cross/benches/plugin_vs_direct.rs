@@ -75,6 +75,39 @@ fn bench(c: &mut Criterion) {
             )
         });
     });
+    // The parts, to see where the time goes: signal generation alone, then the engine alone
+    // (simulation and metrics) on those signals.
+    group.bench_function("signals_only", |b| {
+        b.iter(|| {
+            let n = candles.len();
+            let (mut intents, mut hold) = (vec![0u8; n], vec![0u32; n]);
+            strategy.signals(
+                candles.close(),
+                false,
+                &mut SignalsOut::new(&mut intents, &mut hold),
+            );
+            black_box((intents, hold))
+        });
+    });
+    let signals = {
+        let n = candles.len();
+        let (mut intents, mut hold) = (vec![0u8; n], vec![0u32; n]);
+        strategy.signals(
+            candles.close(),
+            false,
+            &mut SignalsOut::new(&mut intents, &mut hold),
+        );
+        Signals {
+            intents: intents
+                .iter()
+                .map(|&c| Intent::from_code(c).unwrap())
+                .collect(),
+            hold_bars: hold,
+        }
+    };
+    group.bench_function("engine_only", |b| {
+        b.iter(|| black_box(barwise_engine::backtest(&candles, &signals, &settings).unwrap()));
+    });
     group.finish();
 }
 
