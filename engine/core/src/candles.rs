@@ -24,6 +24,18 @@ pub enum Field {
     Volume,
 }
 
+impl Field {
+    /// Every field, in the canonical column order (`timestamp, open, high, low, close, volume`).
+    pub const ALL: [Field; 6] = [
+        Field::Timestamp,
+        Field::Open,
+        Field::High,
+        Field::Low,
+        Field::Close,
+        Field::Volume,
+    ];
+}
+
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -49,6 +49,19 @@ impl Signals {
         }
     }
 
+    /// Signals from ABI intent codes (see [`Intent::from_code`]) and holding times.
+    ///
+    /// # Errors
+    /// `(bar, code)` of the first code that is not an intent.
+    pub fn from_codes(codes: &[u8], hold_bars: Vec<u32>) -> Result<Self, (usize, u8)> {
+        let intents = codes
+            .iter()
+            .enumerate()
+            .map(|(bar, &code)| Intent::from_code(code).ok_or((bar, code)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { intents, hold_bars })
+    }
+
     /// Number of bars covered.
     pub fn len(&self) -> usize {
         self.intents.len()

@@ -13,14 +13,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 use crate::error::{DataError, Location};
 
 /// Values per row and their meaning.
-const FIELDS: [Field; 6] = [
-    Field::Timestamp,
-    Field::Open,
-    Field::High,
-    Field::Low,
-    Field::Close,
-    Field::Volume,
-];
+const FIELDS: [Field; 6] = Field::ALL;
 
 /// What an integer-millisecond JSON timestamp must be.
 const EXPECTED_MS: &str = "integer epoch milliseconds";

@@ -182,14 +182,7 @@ pub(crate) fn find_columns(
     source: &str,
 ) -> Result<[usize; 6], DataError> {
     use barwise_engine::Field;
-    const FIELDS: [Field; 6] = [
-        Field::Timestamp,
-        Field::Open,
-        Field::High,
-        Field::Low,
-        Field::Close,
-        Field::Volume,
-    ];
+    const FIELDS: [Field; 6] = Field::ALL;
     let mut positions = [0usize; 6];
     for (slot, field) in positions.iter_mut().zip(FIELDS) {
         let field_name = field.to_string();

@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(size_of::<Str>(), 16);
         assert_eq!(size_of::<OwnedStr>(), 24);
         assert_eq!(size_of::<Value>(), 24);
-        assert_eq!(size_of::<ParamSpec>(), 112);
+        assert_eq!(size_of::<ParamSpec>(), 128);
         assert_eq!(size_of::<Manifest>(), 64);
         assert_eq!(size_of::<Param>(), 40);
         assert_eq!(size_of::<Candles>(), 56);

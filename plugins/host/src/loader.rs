@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 
-use barwise_engine::{Candles, Intent, ParamValue, Params, Signals};
+use barwise_engine::{Candles, ParamValue, Params, Signals};
 use barwise_plugin_abi as abi;
 use serde::{Deserialize, Serialize};
 
@@ -211,19 +211,10 @@ impl Instance<'_> {
             (self.plugin.vtable.generate)(self.handle, &columns, &context, &mut out, &mut error)
         };
         self.plugin.check(status, error)?;
-        let mut converted = Vec::with_capacity(n);
-        for (bar, &code) in intents.iter().enumerate() {
-            converted.push(
-                Intent::from_code(code).ok_or_else(|| HostError::InvalidIntent {
-                    plugin: self.plugin.manifest.name.clone(),
-                    bar,
-                    code,
-                })?,
-            );
-        }
-        Ok(Signals {
-            intents: converted,
-            hold_bars,
+        Signals::from_codes(&intents, hold_bars).map_err(|(bar, code)| HostError::InvalidIntent {
+            plugin: self.plugin.manifest.name.clone(),
+            bar,
+            code,
         })
     }
 }

@@ -5,8 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use barwise_engine::{ExecutionSettings, Intent, Signals};
-use barwise_plugin_sdk::{CandleView, SignalsOut};
+use barwise_engine::ExecutionSettings;
 use volume_zone_breakout::VolumeZoneBreakout;
 
 struct Tracking;
@@ -38,29 +37,15 @@ fn peak_memory_of_a_backtest_is_under_three_times_the_input() {
     let input = candles.columnar_bytes();
     let baseline = CURRENT.load(Ordering::SeqCst);
     PEAK.store(baseline, Ordering::SeqCst);
-    let n = candles.len();
-    let (mut intents, mut hold) = (vec![0u8; n], vec![0u32; n]);
-    let view = CandleView {
-        time_ms: candles.time_ms(),
-        open: candles.open(),
-        high: candles.high(),
-        low: candles.low(),
-        close: candles.close(),
-        volume: candles.volume(),
-    };
     let strategy = VolumeZoneBreakout {
         volume_window: 60,
         include_wicks: false,
         ..VolumeZoneBreakout::default()
     };
-    strategy.signals(&view, &mut SignalsOut::new(&mut intents, &mut hold));
-    let signals = Signals {
-        intents: intents
-            .iter()
-            .map(|&c| Intent::from_code(c).unwrap())
-            .collect(),
-        hold_bars: hold,
-    };
+    let view = barwise_test_support::candle_view(&candles);
+    let signals = barwise_test_support::direct_signals(candles.len(), |out| {
+        strategy.signals(&view, out);
+    });
     let backtest = barwise_engine::backtest(&candles, &signals, &ExecutionSettings::default());
     assert!(backtest.unwrap().metrics.trades > 100);
     let used = PEAK.load(Ordering::SeqCst) - baseline;

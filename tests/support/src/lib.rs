@@ -160,3 +160,32 @@ pub fn require_or_skip(what: &str, available: bool) -> bool {
     );
     false
 }
+
+/// The SDK's view of a candle series, for tests and benchmarks that call a strategy directly.
+pub fn candle_view(candles: &barwise_engine::Candles) -> barwise_plugin_sdk::CandleView<'_> {
+    barwise_plugin_sdk::CandleView {
+        time_ms: candles.time_ms(),
+        open: candles.open(),
+        high: candles.high(),
+        low: candles.low(),
+        close: candles.close(),
+        volume: candles.volume(),
+    }
+}
+
+/// Runs a strategy's signal function on fresh buffers and converts the codes for the engine,
+/// as the host does after a plugin call.
+///
+/// # Panics
+/// When the strategy writes an invalid intent code.
+pub fn direct_signals(
+    n: usize,
+    generate: impl FnOnce(&mut barwise_plugin_sdk::SignalsOut<'_>),
+) -> barwise_engine::Signals {
+    let (mut intents, mut hold) = (vec![0u8; n], vec![0u32; n]);
+    generate(&mut barwise_plugin_sdk::SignalsOut::new(
+        &mut intents,
+        &mut hold,
+    ));
+    barwise_engine::Signals::from_codes(&intents, hold).expect("valid intent codes")
+}
