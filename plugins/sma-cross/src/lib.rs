@@ -40,6 +40,8 @@ pub struct RollingMean {
     window: usize,
     /// The last `window` values, as a ring.
     ring: Vec<f64>,
+    /// Next slot of the ring (kept instead of `pushed % window`: a division per value is slow).
+    slot: usize,
     pushed: usize,
     sum: f64,
     entering: f64,
@@ -54,6 +56,7 @@ impl RollingMean {
         Self {
             window,
             ring: vec![0.0; window],
+            slot: 0,
             pushed: 0,
             sum: 0.0,
             entering: 0.0,
@@ -76,7 +79,8 @@ impl RollingMean {
         if self.window == 0 {
             return None;
         }
-        let slot = self.pushed % self.window;
+        let slot = self.slot;
+        self.slot = if slot + 1 == self.window { 0 } else { slot + 1 };
         if self.pushed >= self.window {
             Self::kahan_add(&mut self.sum, &mut self.leaving, -self.ring[slot]);
         }
