@@ -1,0 +1,5 @@
+DROP TABLE backups;
+DROP TABLE schedules;
+DROP TABLE trades;
+DROP TABLE runs;
+DROP TABLE jobs;

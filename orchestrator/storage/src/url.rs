@@ -1,0 +1,124 @@
+//! Database URLs: which backend, and how to show one without its password.
+
+use std::path::PathBuf;
+
+use crate::StorageError;
+
+/// A parsed database location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A PostgreSQL connection URL (`postgres://` or `postgresql://`).
+    Postgres(String),
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Parses `postgres://...`, `postgresql://...`, `sqlite://PATH` (`sqlite:///abs/path`),
+    /// `sqlite:PATH`, or a bare path ending in `.db`, `.sqlite` or `.sqlite3`.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidUrl`] for anything else.
+    pub fn parse(url: &str) -> Result<Self, StorageError> {
+        let invalid = |reason: &str| StorageError::InvalidUrl {
+            url: redact(url),
+            reason: reason.to_owned(),
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() {
+                return Err(invalid("the SQLite URL has no file path"));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
+        }
+        if url.contains("://") {
+            return Err(invalid("unsupported scheme"));
+        }
+        let is_sqlite_file = [".db", ".sqlite", ".sqlite3"]
+            .iter()
+            .any(|e| url.ends_with(e));
+        if is_sqlite_file {
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(url)));
+        }
+        Err(invalid("not a postgres:// or sqlite: URL"))
+    }
+
+    /// The URL for messages: the password, if any, replaced by `***`.
+    pub fn display(&self) -> String {
+        match self {
+            DatabaseUrl::Postgres(url) => redact(url),
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Postgres(_) => "postgres",
+            DatabaseUrl::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// `url` with the password between `user:` and `@` replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find('/')
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..authority_start],
+            &authority[..colon],
+            &url[authority_start + at..]
+        ),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_from_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(),
+            "postgres"
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/barwise/results.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/var/lib/barwise/results.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/results.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/results.db"))
+        );
+        let err = DatabaseUrl::parse("mysql://x/y").unwrap_err().to_string();
+        assert!(err.contains("unsupported scheme"), "{err}");
+        assert!(DatabaseUrl::parse("results.txt").is_err());
+    }
+
+    #[test]
+    fn passwords_never_shown() {
+        assert_eq!(
+            redact("postgres://alice:s3cret@db.example:5432/barwise"),
+            "postgres://alice:***@db.example:5432/barwise"
+        );
+        assert_eq!(redact("postgres://alice@db/x"), "postgres://alice@db/x");
+        let err = DatabaseUrl::parse("postgresx://a:pw@h/d")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("pw@"), "{err}");
+    }
+}
