@@ -20,4 +20,4 @@ pub use migrate::MigrationStatus;
 pub use models::{BackupRow, JobRow, JobStatus, RunRow, RunStatus, ScheduleRow, TradeRow};
 pub use records::{JobFilter, Metric, NewJob, RecordOutcome, RunRecord, RunResult};
 pub use store::Store;
-pub use url::{DatabaseUrl, redact};
+pub use url::{DATA_DIR_ENV, DATABASE_URL_ENV, DatabaseUrl, default_database_url, redact};

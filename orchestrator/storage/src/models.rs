@@ -85,7 +85,7 @@ text_enum!(RunStatus {
 
 /// A job row.
 #[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = jobs)]
+#[diesel(table_name = jobs, treat_none_as_default_value = false)]
 pub struct JobRow {
     /// Job id (chosen by the caller, unique).
     pub id: String,
@@ -117,7 +117,7 @@ pub struct JobRow {
 
 /// A run row: identity, settings, outcome and every metric as its own column.
 #[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = runs)]
+#[diesel(table_name = runs, treat_none_as_default_value = false)]
 pub struct RunRow {
     /// Run id.
     pub id: String,
@@ -187,7 +187,7 @@ pub struct RunRow {
 
 /// A trade row.
 #[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = trades)]
+#[diesel(table_name = trades, treat_none_as_default_value = false)]
 pub struct TradeRow {
     /// Owning run.
     pub run_id: String,
@@ -221,7 +221,7 @@ pub struct TradeRow {
 
 /// A schedule row.
 #[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = schedules)]
+#[diesel(table_name = schedules, treat_none_as_default_value = false)]
 pub struct ScheduleRow {
     /// Unique name.
     pub name: String,
@@ -241,7 +241,7 @@ pub struct ScheduleRow {
 
 /// A backup catalog row.
 #[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = backups)]
+#[diesel(table_name = backups, treat_none_as_default_value = false)]
 pub struct BackupRow {
     /// Backup id.
     pub id: String,

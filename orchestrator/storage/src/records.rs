@@ -9,9 +9,39 @@ use crate::schema::{jobs, runs, trades};
 use crate::store::with_conn;
 use crate::{StorageError, Store};
 
-/// Trades per multi-row INSERT: 14 columns x 1,000 rows stays under SQLite's limit of 32,766
-/// bound parameters and PostgreSQL's 65,535.
-const TRADE_CHUNK: usize = 1000;
+/// Trades per multi-row INSERT on SQLite: 14 columns x 2,000 rows stays under its limit of
+/// 32,766 bound parameters.
+const SQLITE_TRADE_CHUNK: usize = 2000;
+
+/// The bulk path for trades, per backend.
+trait InsertTrades {
+    fn insert_trades(&mut self, rows: &[TradeRow]) -> QueryResult<usize>;
+}
+
+impl InsertTrades for diesel::SqliteConnection {
+    /// Multi-row INSERTs, as few as the parameter limit allows.
+    fn insert_trades(&mut self, rows: &[TradeRow]) -> QueryResult<usize> {
+        let mut written = 0;
+        for chunk in rows.chunks(SQLITE_TRADE_CHUNK) {
+            written += diesel::insert_into(trades::table)
+                .values(chunk)
+                .execute(self)?;
+        }
+        Ok(written)
+    }
+}
+
+impl InsertTrades for diesel::PgConnection {
+    /// One binary `COPY FROM STDIN`, with no parameter limit.
+    fn insert_trades(&mut self, rows: &[TradeRow]) -> QueryResult<usize> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        diesel::copy_from(trades::table)
+            .from_insertable(rows)
+            .execute(self)
+    }
+}
 
 /// Adds to a job's run counters (inside the caller's transaction).
 macro_rules! bump_counters {
@@ -457,9 +487,7 @@ impl Store {
                     (id, Some(status))
                 };
                 if let RunResult::Succeeded(report) = result {
-                    for chunk in trade_rows(&run_id, report).chunks(TRADE_CHUNK) {
-                        diesel::insert_into(trades::table).values(chunk).execute(conn)?;
-                    }
+                    conn.insert_trades(&trade_rows(&run_id, report))?;
                 }
                 let was_failed = previous.as_deref() == Some(RunStatus::Failed.as_str());
                 match (succeeded, was_failed) {

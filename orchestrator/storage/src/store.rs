@@ -56,13 +56,18 @@ struct SqliteSetup;
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSetup {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        diesel::sql_query(
-            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-        )
-        .execute(conn)
-        .map(drop)
-        .map_err(diesel::r2d2::Error::QueryError)
+        use diesel::connection::SimpleConnection;
+        // One statement per call, the busy timeout first (it governs the others).
+        for pragma in [
+            "PRAGMA busy_timeout = 10000;",
+            "PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL;",
+            "PRAGMA synchronous = NORMAL;",
+        ] {
+            conn.batch_execute(pragma)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
     }
 }
 
@@ -76,6 +81,19 @@ impl Store {
     /// [`StorageError::InvalidUrl`], [`StorageError::Unreachable`], and for SQLite the migration
     /// errors of [`Store::migrate_run`].
     pub fn open(url: &str) -> Result<Store, StorageError> {
+        let store = Self::connect(url)?;
+        if let DatabaseUrl::Sqlite(_) = store.url {
+            store.migrate_run()?;
+            store.ensure_current()?;
+        }
+        Ok(store)
+    }
+
+    /// Connects without touching the schema, on either backend: what migration tooling needs.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidUrl`], [`StorageError::Unreachable`].
+    pub fn connect(url: &str) -> Result<Store, StorageError> {
         let url = DatabaseUrl::parse(url)?;
         let db = url.display();
         let unreachable = |reason: String| StorageError::Unreachable {
@@ -115,16 +133,11 @@ impl Store {
                 Pools::Sqlite(pool)
             }
         };
-        let store = Store {
+        Ok(Store {
             pools: std::sync::Arc::new(pools),
             url,
             db,
-        };
-        if let DatabaseUrl::Sqlite(_) = store.url {
-            store.migrate_run()?;
-            store.ensure_current()?;
-        }
-        Ok(store)
+        })
     }
 
     /// The database URL without password, for messages.

@@ -65,6 +65,20 @@ impl DatabaseUrl {
     }
 }
 
+/// Environment variable naming the database URL.
+pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
+/// Environment variable naming the data folder of the embedded defaults.
+pub const DATA_DIR_ENV: &str = "BARWISE_DATA_DIR";
+
+/// The database to use when none is configured: `$DATABASE_URL`, else the SQLite file
+/// `results.db` in the data folder (`$BARWISE_DATA_DIR`, else `.barwise` in the current folder).
+pub fn default_database_url() -> String {
+    std::env::var(DATABASE_URL_ENV).unwrap_or_else(|_| {
+        let dir = std::env::var(DATA_DIR_ENV).unwrap_or_else(|_| ".barwise".to_owned());
+        format!("sqlite://{dir}/results.db")
+    })
+}
+
 /// `url` with the password between `user:` and `@` replaced by `***`.
 pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
