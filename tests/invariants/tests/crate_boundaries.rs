@@ -172,3 +172,48 @@ fn host_unsafe_code_lives_in_the_loader_only() {
         );
     }
 }
+
+/// Direct (normal) dependencies of every workspace package, by name.
+fn direct_dependencies() -> BTreeMap<String, Vec<String>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--locked",
+            "--manifest-path",
+        ])
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .expect("running cargo metadata");
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap().to_owned())
+                .collect();
+            (p["name"].as_str().unwrap().to_owned(), deps)
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_storage_crate_knows_diesel() {
+    for (package, deps) in direct_dependencies() {
+        let uses_diesel = deps.iter().any(|d| d.starts_with("diesel"));
+        assert_eq!(
+            uses_diesel,
+            package == "barwise-storage",
+            "{package}: diesel belongs in barwise-storage only"
+        );
+    }
+}
