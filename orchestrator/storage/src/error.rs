@@ -152,3 +152,67 @@ impl StorageError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn driver_messages_become_actionable_errors() {
+        let full = StorageError::query(
+            "sqlite://r.db",
+            "recording a run",
+            database_error(DatabaseErrorKind::Unknown, "database or disk is full"),
+        );
+        assert!(matches!(full, StorageError::Full { .. }), "{full}");
+        assert!(full.to_string().contains("free disk space"));
+        let read_only = StorageError::query(
+            "sqlite://r.db",
+            "creating a job",
+            database_error(
+                DatabaseErrorKind::Unknown,
+                "attempt to write a readonly database",
+            ),
+        );
+        assert!(
+            matches!(read_only, StorageError::ReadOnly { .. }),
+            "{read_only}"
+        );
+        let pg_read_only = StorageError::query(
+            "postgres://h/db",
+            "creating a job",
+            database_error(
+                DatabaseErrorKind::ReadOnlyTransaction,
+                "cannot execute INSERT in a read-only transaction",
+            ),
+        );
+        assert!(
+            matches!(pg_read_only, StorageError::ReadOnly { .. }),
+            "{pg_read_only}"
+        );
+        let closed = StorageError::query(
+            "postgres://h/db",
+            "ranking runs",
+            database_error(
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection",
+            ),
+        );
+        assert!(matches!(closed, StorageError::Unreachable { .. }) && closed.is_transient());
+        let other = StorageError::query(
+            "postgres://h/db",
+            "creating a job",
+            database_error(DatabaseErrorKind::UniqueViolation, "duplicate key"),
+        );
+        assert!(matches!(other, StorageError::Query { .. }) && !other.is_transient());
+        assert!(
+            other.to_string().contains("creating a job failed"),
+            "{other}"
+        );
+    }
+}

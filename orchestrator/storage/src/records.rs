@@ -6,7 +6,7 @@ use barwise_engine::Report;
 
 use crate::models::{JobRow, JobStatus, RunRow, RunStatus, TradeRow};
 use crate::schema::{jobs, runs, trades};
-use crate::store::with_conn;
+use crate::store::{WriteTransaction, with_conn};
 use crate::{StorageError, Store};
 
 /// Trades per multi-row INSERT on SQLite: 14 columns x 2,000 rows stays under its limit of
@@ -304,20 +304,35 @@ impl Store {
             timeout_ms: job.timeout_ms,
         };
         with_conn!(self, conn => {
-            conn.transaction(|conn| {
-                if let Some(key) = &job.idempotency_key {
-                    let existing = jobs::table
-                        .filter(jobs::idempotency_key.eq(key))
-                        .select(JobRow::as_select())
-                        .first(conn)
-                        .optional()?;
-                    if let Some(existing) = existing {
-                        return Ok((existing, false));
-                    }
+            let existing_by_key = |conn: &mut _| match &job.idempotency_key {
+                Some(key) => jobs::table
+                    .filter(jobs::idempotency_key.eq(key))
+                    .select(JobRow::as_select())
+                    .first(conn)
+                    .optional(),
+                None => Ok(None),
+            };
+            let attempt = conn.write_transaction(|conn| {
+                if let Some(existing) = existing_by_key(conn)? {
+                    return Ok((existing, false));
                 }
                 diesel::insert_into(jobs::table).values(&row).execute(conn)?;
                 Ok((row.clone(), true))
-            })
+            });
+            match attempt {
+                // Two submissions with one key raced: the other one created the job.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    info,
+                )) => match existing_by_key(conn) {
+                    Ok(Some(existing)) => Ok((existing, false)),
+                    _ => Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        info,
+                    )),
+                },
+                other => other,
+            }
             .map_err(self.err("creating a job"))
         })
     }
@@ -431,7 +446,7 @@ impl Store {
         let row = run_row_from(record, result);
         let succeeded = matches!(result, RunResult::Succeeded(_));
         with_conn!(self, conn => {
-            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            conn.write_transaction::<_, diesel::result::Error, _>(|conn| {
                 let job_exists = jobs::table
                     .find(&record.job_id)
                     .select(jobs::id)

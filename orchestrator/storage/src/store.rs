@@ -49,6 +49,37 @@ macro_rules! with_conn {
 }
 pub(crate) use with_conn;
 
+/// A transaction that will write. On SQLite it takes the write lock at `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads first and then writes cannot wait for a concurrent writer
+/// (SQLite answers "database is locked" at once to avoid a deadlock), while an immediate one
+/// waits up to the busy timeout. PostgreSQL's row locks need no such care.
+pub(crate) trait WriteTransaction: Sized {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
+}
+
+impl WriteTransaction for SqliteConnection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
+}
+
+impl WriteTransaction for PgConnection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.transaction(f)
+    }
+}
+
 /// Settings every SQLite connection gets: foreign keys enforced (SQLite's default is off), a
 /// busy timeout instead of immediate "database is locked" errors, WAL for concurrent readers.
 #[derive(Debug, Clone, Copy)]

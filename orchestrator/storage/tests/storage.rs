@@ -477,3 +477,69 @@ on_both_backends!(diesel_schema_matches_the_migrated_tables, |db: TestDb| {
         );
     }
 });
+
+on_both_backends!(racing_deliveries_record_one_result, |db: TestDb| {
+    let store = db.open();
+    store.create_job(&job("j")).unwrap();
+    let r = std::sync::Arc::new(report(150, 9));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (store, r) = (store.clone(), r.clone());
+            std::thread::spawn(move || {
+                let record = RunRecord {
+                    id: format!("delivery-{w}"),
+                    ..run_record("j", "same")
+                };
+                store.record_run(&record, RunResult::Succeeded(&r)).unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<RecordOutcome> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let recorded: Vec<&RecordOutcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o, RecordOutcome::Recorded(_)))
+        .collect();
+    assert_eq!(recorded.len(), 1, "{outcomes:?}");
+    let RecordOutcome::Recorded(winner) = recorded[0] else {
+        unreachable!()
+    };
+    for o in &outcomes {
+        if let RecordOutcome::AlreadyRecorded(id) = o {
+            assert_eq!(id, winner);
+        }
+    }
+    assert_eq!(
+        store
+            .runs_of_job("j", Metric::Sharpe, true, 10, 0)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.trades_of_run(winner).unwrap().len(), 150);
+    assert_eq!(store.job("j").unwrap().runs_succeeded, 1);
+});
+
+on_both_backends!(
+    racing_submissions_with_one_key_create_one_job,
+    |db: TestDb| {
+        let store = db.open();
+        let submitters: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let new = NewJob {
+                        idempotency_key: Some("nightly@2026-11-27T00:00Z".into()),
+                        ..job(&format!("daemon-{w}"))
+                    };
+                    store.create_job(&new).unwrap()
+                })
+            })
+            .collect();
+        let results: Vec<_> = submitters.into_iter().map(|s| s.join().unwrap()).collect();
+        assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
+        let ids: std::collections::BTreeSet<&str> =
+            results.iter().map(|(j, _)| j.id.as_str()).collect();
+        assert_eq!(ids.len(), 1, "every submitter sees the same job");
+        assert_eq!(store.list_jobs(&JobFilter::default()).unwrap().len(), 1);
+    }
+);
