@@ -4,6 +4,7 @@
 //! modules here. `runner` is the process boundary behind which plugin code runs, so that a
 //! crashing plugin takes down only its runner.
 
+pub mod execute;
 pub mod plugin_dir;
 pub mod runner;
 pub mod table;

@@ -41,6 +41,43 @@ pub struct RunSpec {
     /// Execution settings; missing ones take their defaults.
     #[serde(default)]
     pub execution: ExecutionSettings,
+    /// Only candles at or after this time (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<i64>,
+    /// Only candles before this time (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<i64>,
+}
+
+/// The candles of `candles` with `start_ms <= time < end_ms`.
+///
+/// # Errors
+/// A message when no candle is in the range.
+pub fn time_range(
+    candles: &Arc<Candles>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+) -> Result<Arc<Candles>, String> {
+    if start_ms.is_none() && end_ms.is_none() {
+        return Ok(Arc::clone(candles));
+    }
+    let times = candles.time_ms();
+    let from = start_ms.map_or(0, |s| times.partition_point(|&t| t < s));
+    let to = end_ms.map_or(times.len(), |e| times.partition_point(|&t| t < e));
+    if from >= to {
+        return Err(format!(
+            "no candles in the time range [{}, {}) (the data covers {} .. {})",
+            start_ms.map_or_else(|| "start".into(), |t| barwise_engine::TimeMs(t).to_string()),
+            end_ms.map_or_else(|| "end".into(), |t| barwise_engine::TimeMs(t).to_string()),
+            times
+                .first()
+                .map_or_else(String::new, |&t| barwise_engine::TimeMs(t).to_string()),
+            times
+                .last()
+                .map_or_else(String::new, |&t| barwise_engine::TimeMs(t).to_string()),
+        ));
+    }
+    Ok(Arc::new(candles.slice(from, to)))
 }
 
 /// One output line.
@@ -54,6 +91,9 @@ pub struct RunOutcome {
     /// The error, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Wall-clock time of the run in the runner, milliseconds (loading data included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
 }
 
 /// The runner's exit codes. A runner killed by a signal (a crashing plugin) has none: the parent
@@ -82,6 +122,7 @@ pub fn execute(spec: &RunnerSpec, out: &mut impl Write) -> Result<ExitCode, (Exi
     let mut data: BTreeMap<PathBuf, Result<Arc<Candles>, String>> = BTreeMap::new();
     let mut failed = false;
     for run in &spec.runs {
+        let started = std::time::Instant::now();
         let candles = match data.entry(run.data.clone()) {
             Entry::Occupied(e) => e.get().clone(),
             Entry::Vacant(e) => e
@@ -92,21 +133,25 @@ pub fn execute(spec: &RunnerSpec, out: &mut impl Write) -> Result<ExitCode, (Exi
                 )
                 .clone(),
         };
-        let result = candles.and_then(|c| {
-            barwise_plugin_host::run_backtest(&plugin, &run.params, &c, &run.execution)
-                .map_err(|e| e.to_string())
-        });
+        let result = candles
+            .and_then(|c| time_range(&c, run.start_ms, run.end_ms))
+            .and_then(|c| {
+                barwise_plugin_host::run_backtest(&plugin, &run.params, &c, &run.execution)
+                    .map_err(|e| e.to_string())
+            });
         failed |= result.is_err();
         let outcome = match result {
             Ok(report) => RunOutcome {
                 id: run.id.clone(),
                 report: Some(Box::new(report)),
                 error: None,
+                elapsed_ms: Some(started.elapsed().as_millis() as u64),
             },
             Err(error) => RunOutcome {
                 id: run.id.clone(),
                 report: None,
                 error: Some(error),
+                elapsed_ms: Some(started.elapsed().as_millis() as u64),
             },
         };
         let write = serde_json::to_writer(&mut *out, &outcome)

@@ -24,6 +24,34 @@ enum Command {
     Backtest(BacktestArgs),
     /// List installed plugins with their versions and parameters.
     Plugins(PluginsArgs),
+    /// Run a job file (symbols x strategies x parameter grids) on this machine, store every
+    /// result in the results database and print the best runs.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The job file (TOML); see docs/jobs.md and config/jobs/.
+    job: PathBuf,
+    /// Results database [default: $DATABASE_URL, else sqlite://$BARWISE_DATA_DIR/results.db,
+    /// else sqlite://.barwise/results.db].
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Plugin folder [default: $BARWISE_PLUGIN_DIR, else the folder of this executable].
+    #[arg(long)]
+    plugin_dir: Option<PathBuf>,
+    /// Runner processes at once [default: the number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Metric to rank the results by (best first; lowest first for max_drawdown).
+    #[arg(long, default_value = "sharpe")]
+    rank_by: String,
+    /// How many of the best runs to show.
+    #[arg(long, default_value_t = 20)]
+    top: i64,
+    /// Output format of the results.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -242,11 +270,174 @@ fn plugins(args: PluginsArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_job(args: RunArgs) -> Result<()> {
+    use barwise_storage::{Metric, Store};
+    use std::io::IsTerminal as _;
+    let metric = Metric::parse(&args.rank_by).map_err(|e| anyhow!("--rank-by: {e}"))?;
+    let registry = load_registry(args.plugin_dir.clone())?;
+    let plan = barwise_jobs::load_job(&args.job, &registry, &barwise_jobs::Limits::default())?;
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(barwise_storage::default_database_url);
+    let store = Store::open(&url)?;
+    let runner = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("barwise-runner")))
+        .filter(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow!("barwise-runner not found next to barwise; build the workspace (cargo build)")
+        })?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let total = plan.runs.len();
+    let terminal = std::io::stderr().is_terminal();
+    eprintln!(
+        "job {}: {total} run(s) on {workers} worker(s), results in {}",
+        plan.name,
+        store.display_url()
+    );
+    let started = std::time::Instant::now();
+    let last_line = std::sync::Mutex::new(0usize);
+    let on_progress = |p: &barwise::execute::Progress, total: usize| {
+        use std::sync::atomic::Ordering;
+        let ok = p.succeeded.load(Ordering::SeqCst);
+        let failed = p.failed.load(Ordering::SeqCst);
+        let done = ok + failed;
+        if terminal {
+            let width = 30;
+            let filled = (done * width)
+                .checked_div(total)
+                .unwrap_or(width)
+                .min(width);
+            eprint!(
+                "\r[{}{}] {done}/{total} runs ({failed} failed)",
+                "=".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                eprintln!();
+            }
+        } else if let Ok(mut last) = last_line.lock() {
+            // Plain lines for logs: every 10 % and at the end.
+            let step = (total / 10).max(1);
+            if done == total || done >= *last + step {
+                *last = done;
+                eprintln!("progress: {done}/{total} runs ({failed} failed)");
+            }
+        }
+    };
+    let outcome = barwise::execute::execute(&plan, &store, &runner, workers, &on_progress)?;
+    let descending = metric != Metric::MaxDrawdown;
+    let best = store.runs_of_job(&outcome.job_id, metric, descending, args.top, 0)?;
+    match args.format {
+        OutputFormat::Json => {
+            let value = serde_json::json!({
+                "job_id": outcome.job_id,
+                "status": outcome.status.as_str(),
+                "succeeded": outcome.succeeded,
+                "failed": outcome.failed,
+                "database": store.display_url(),
+                "ranked_by": args.rank_by,
+                "runs": best,
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        OutputFormat::Table => {
+            println!(
+                "job {} {}: {} succeeded, {} failed in {:.1} s",
+                outcome.job_id,
+                outcome.status,
+                outcome.succeeded,
+                outcome.failed,
+                started.elapsed().as_secs_f64()
+            );
+            let parsed: Vec<BTreeMap<String, serde_json::Value>> = best
+                .iter()
+                .map(|r| serde_json::from_str(&r.params).unwrap_or_default())
+                .collect();
+            // Show the parameters that differ between the runs shown (all of them if none do).
+            let varying: Vec<&String> = parsed
+                .first()
+                .map(|first| {
+                    first
+                        .keys()
+                        .filter(|k| parsed.iter().any(|p| p.get(*k) != first.get(*k)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let rows: Vec<Vec<String>> = best
+                .iter()
+                .zip(&parsed)
+                .enumerate()
+                .map(|(i, (r, params))| {
+                    let params: Vec<String> = params
+                        .iter()
+                        .filter(|(k, _)| varying.is_empty() || varying.contains(k))
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    vec![
+                        (i + 1).to_string(),
+                        r.symbol.clone(),
+                        r.plugin_name.clone(),
+                        params.join(" "),
+                        table::percent(r.total_return),
+                        table::number(r.sharpe, 3),
+                        table::percent(r.max_drawdown),
+                        r.trade_count.map_or_else(|| "-".into(), |t| t.to_string()),
+                        if r.status == "succeeded" {
+                            String::new()
+                        } else {
+                            r.error.clone().unwrap_or_default()
+                        },
+                    ]
+                })
+                .collect();
+            println!("\nbest {} of {total} by {}:", rows.len(), args.rank_by);
+            print!(
+                "{}",
+                table::render(
+                    &[
+                        "#",
+                        "symbol",
+                        "strategy",
+                        "params",
+                        "total_return",
+                        "sharpe",
+                        "max_drawdown",
+                        "trades",
+                        "error"
+                    ],
+                    &[
+                        Align::Right,
+                        Align::Left,
+                        Align::Left,
+                        Align::Left,
+                        Align::Right,
+                        Align::Right,
+                        Align::Right,
+                        Align::Right,
+                        Align::Left
+                    ],
+                    &rows,
+                )
+            );
+            println!("\nresults: {}", store.display_url());
+        }
+    }
+    if outcome.failed > 0 || outcome.status != barwise_storage::JobStatus::Completed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Backtest(args) => backtest(args),
         Command::Plugins(args) => plugins(args),
+        Command::Run(args) => run_job(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -1,0 +1,418 @@
+//! Executing a job plan on this machine: runs grouped into batches, each batch in its own
+//! `barwise-runner` process, as many at once as there are workers; every result recorded in the
+//! results database as soon as its line arrives.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use barwise_jobs::{JobPlan, PlannedRun};
+use barwise_plugin_host::RawParam;
+use barwise_storage::{JobStatus, NewJob, RunRecord, RunResult, StorageError, Store};
+
+use crate::runner::{RunOutcome, RunSpec, RunnerSpec};
+
+/// Runs per runner process: small enough that a crash loses little and all workers stay busy,
+/// large enough that a data file is loaded once for several runs.
+const BATCH: usize = 8;
+
+/// Counts shown while a job runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Runs finished with a report.
+    pub succeeded: AtomicUsize,
+    /// Runs finished with an error.
+    pub failed: AtomicUsize,
+}
+
+/// How the job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    /// The job's id in the database.
+    pub job_id: String,
+    /// Final status.
+    pub status: JobStatus,
+    /// Runs with a report.
+    pub succeeded: usize,
+    /// Runs with an error.
+    pub failed: usize,
+}
+
+/// Milliseconds since the epoch (the clock lives here, at the edge, not in the engine).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A job id: the job's name, the submission time and random bits, readable and unique across
+/// machines.
+pub fn new_job_id(name: &str, at_ms: i64) -> String {
+    let mut random = [0u8; 4];
+    if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
+        let _ = urandom.read_exact(&mut random);
+    }
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("{slug}-{at_ms}-{:08x}", u32::from_le_bytes(random))
+}
+
+/// Records the job and executes all its runs; returns when every run has a result (or the
+/// timeout passed). `on_progress` is called after each result.
+///
+/// # Errors
+/// Database errors (a failing run is not an error: it is recorded as failed).
+pub fn execute(
+    plan: &JobPlan,
+    store: &Store,
+    runner: &Path,
+    workers: usize,
+    on_progress: &(dyn Fn(&Progress, usize) + Sync),
+) -> Result<JobOutcome, StorageError> {
+    let submitted = now_ms();
+    let job_id = new_job_id(&plan.name, submitted);
+    store.create_job(&NewJob {
+        id: job_id.clone(),
+        name: plan.name.clone(),
+        definition: plan.definition.clone(),
+        runs_total: plan.runs.len() as i32,
+        submitted_ms: submitted,
+        idempotency_key: None,
+        timeout_ms: Some(plan.timeout_ms as i64),
+    })?;
+    store.set_job_status(&job_id, JobStatus::Running, now_ms(), None)?;
+
+    // Batches of runs of one plugin, in plan order.
+    let mut by_plugin: BTreeMap<&Path, Vec<(usize, &PlannedRun)>> = BTreeMap::new();
+    for (index, run) in plan.runs.iter().enumerate() {
+        by_plugin
+            .entry(run.plugin_path.as_path())
+            .or_default()
+            .push((index, run));
+    }
+    let batches: Vec<(&Path, Vec<(usize, &PlannedRun)>)> = by_plugin
+        .into_iter()
+        .flat_map(|(plugin, runs)| {
+            runs.chunks(BATCH)
+                .map(|chunk| (plugin, chunk.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
+    let next = AtomicUsize::new(0);
+    let progress = Progress::default();
+    let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
+    let timed_out = AtomicBool::new(false);
+    let children: Mutex<BTreeMap<u32, ()>> = Mutex::new(BTreeMap::new());
+    let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
+    let total = plan.runs.len();
+    let context = BatchContext {
+        plan,
+        store,
+        runner,
+        job_id: &job_id,
+        progress: &progress,
+        on_progress,
+        total,
+    };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // The watchdog kills every runner when the job's timeout passes.
+        scope.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                if Instant::now() >= deadline {
+                    timed_out.store(true, Ordering::SeqCst);
+                    let pids: Vec<u32> = children
+                        .lock()
+                        .map(|c| c.keys().copied().collect())
+                        .unwrap_or_default();
+                    for pid in pids {
+                        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                            let _ =
+                                rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let handles: Vec<_> = (0..workers.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some((plugin, runs)) = batches.get(i) else {
+                            break;
+                        };
+                        if timed_out.load(Ordering::SeqCst) {
+                            let reason = format!("job timed out after {} ms", plan.timeout_ms);
+                            if let Err(e) = context.fail_all(runs, &reason, 0)
+                                && let Ok(mut first) = first_error.lock()
+                            {
+                                first.get_or_insert(e);
+                            }
+                            continue;
+                        }
+                        if let Err(e) = context.run_batch(plugin, runs, &children, &timed_out)
+                            && let Ok(mut first) = first_error.lock()
+                        {
+                            first.get_or_insert(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        let _ = store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(&e.to_string()));
+        return Err(e);
+    }
+    let status = if timed_out.load(Ordering::SeqCst) {
+        JobStatus::Failed
+    } else {
+        JobStatus::Completed
+    };
+    let error =
+        (status == JobStatus::Failed).then(|| format!("timed out after {} ms", plan.timeout_ms));
+    store.set_job_status(&job_id, status, now_ms(), error.as_deref())?;
+    Ok(JobOutcome {
+        job_id,
+        status,
+        succeeded: progress.succeeded.load(Ordering::SeqCst),
+        failed: progress.failed.load(Ordering::SeqCst),
+    })
+}
+
+struct BatchContext<'a> {
+    plan: &'a JobPlan,
+    store: &'a Store,
+    runner: &'a Path,
+    job_id: &'a str,
+    progress: &'a Progress,
+    on_progress: &'a (dyn Fn(&Progress, usize) + Sync),
+    total: usize,
+}
+
+impl BatchContext<'_> {
+    fn record(
+        &self,
+        index: usize,
+        run: &PlannedRun,
+        result: RunResult<'_>,
+        elapsed_ms: u64,
+    ) -> Result<(), StorageError> {
+        let now = now_ms();
+        let record = RunRecord {
+            id: format!("{}-{index}", self.job_id),
+            job_id: self.job_id.to_owned(),
+            run_key: run.run_key.clone(),
+            symbol: run.symbol.clone(),
+            data_source: run.data.clone(),
+            plugin_name: run.plugin.clone(),
+            params_json: serde_json::to_string(&run.params).unwrap_or_default(),
+            execution_json: serde_json::to_string(&self.plan.execution).unwrap_or_default(),
+            attempts: 1,
+            started_ms: now - elapsed_ms as i64,
+            finished_ms: now,
+        };
+        self.store.record_run(&record, result)?;
+        let counter = match result {
+            RunResult::Succeeded(_) => &self.progress.succeeded,
+            RunResult::Failed(_) => &self.progress.failed,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        (self.on_progress)(self.progress, self.total);
+        Ok(())
+    }
+
+    fn fail_all(
+        &self,
+        runs: &[(usize, &PlannedRun)],
+        reason: &str,
+        elapsed_ms: u64,
+    ) -> Result<(), StorageError> {
+        for (index, run) in runs {
+            self.record(*index, run, RunResult::Failed(reason), elapsed_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a batch in runner processes. When a runner dies by a signal, the run it was on (the
+    /// first one it had not reported: a runner works through its runs in order) fails with that
+    /// signal, and the runs after it go to a fresh runner, so one crashing run fails no other.
+    fn run_batch(
+        &self,
+        plugin: &Path,
+        runs: &[(usize, &PlannedRun)],
+        children: &Mutex<BTreeMap<u32, ()>>,
+        timed_out: &AtomicBool,
+    ) -> Result<(), StorageError> {
+        let mut pending: Vec<(usize, &PlannedRun)> = runs.to_vec();
+        while !pending.is_empty() {
+            let (unreported, crash, elapsed) =
+                self.run_once(plugin, &pending, children, timed_out)?;
+            let Some(crash) = crash else {
+                break;
+            };
+            let mut rest = unreported.into_iter();
+            if let Some((index, run)) = rest.next() {
+                self.record(index, run, RunResult::Failed(&crash), elapsed)?;
+            }
+            pending = rest.collect();
+        }
+        Ok(())
+    }
+
+    /// One runner process over `runs`. Returns the runs it did not report and, if it was killed
+    /// by a signal, the reason; runs it could not do for other reasons are recorded as failed.
+    #[allow(
+        clippy::type_complexity,
+        reason = "a private helper's tuple, named at its only call site"
+    )]
+    fn run_once<'r>(
+        &self,
+        plugin: &Path,
+        runs: &[(usize, &'r PlannedRun)],
+        children: &Mutex<BTreeMap<u32, ()>>,
+        timed_out: &AtomicBool,
+    ) -> Result<(Vec<(usize, &'r PlannedRun)>, Option<String>, u64), StorageError> {
+        let spec = RunnerSpec {
+            plugin: plugin.to_owned(),
+            runs: runs
+                .iter()
+                .map(|(index, run)| RunSpec {
+                    id: index.to_string(),
+                    data: PathBuf::from(&run.data),
+                    params: run
+                        .params
+                        .iter()
+                        .map(|(k, v)| (k.clone(), RawParam::Value(*v)))
+                        .collect(),
+                    execution: self.plan.execution,
+                    start_ms: self.plan.start_ms,
+                    end_ms: self.plan.end_ms,
+                })
+                .collect(),
+        };
+        let started = Instant::now();
+        let mut child = match spawn_runner(self.runner) {
+            Ok(child) => child,
+            Err(e) => {
+                let reason = format!("cannot start {}: {e}", self.runner.display());
+                self.fail_all(runs, &reason, 0)?;
+                return Ok((Vec::new(), None, 0));
+            }
+        };
+        let pid = child.id();
+        if let Ok(mut c) = children.lock() {
+            c.insert(pid, ());
+        }
+        let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(&spec_json);
+        }
+        let mut reported = vec![false; runs.len()];
+        if let Some(stdout) = child.stdout.take() {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(outcome) = serde_json::from_str::<RunOutcome>(&line) else {
+                    continue;
+                };
+                let Some(position) = runs.iter().position(|(i, _)| i.to_string() == outcome.id)
+                else {
+                    continue;
+                };
+                let (index, run) = runs[position];
+                reported[position] = true;
+                let result = match (&outcome.report, &outcome.error) {
+                    (Some(report), _) => RunResult::Succeeded(report.as_ref()),
+                    (None, Some(error)) => RunResult::Failed(error),
+                    (None, None) => {
+                        RunResult::Failed("runner reported neither a report nor an error")
+                    }
+                };
+                self.record(index, run, result, outcome.elapsed_ms.unwrap_or(0))?;
+            }
+        }
+        let mut stderr_text = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut stderr_text);
+        }
+        let status = child.wait();
+        let elapsed = started.elapsed().as_millis() as u64;
+        if let Ok(mut c) = children.lock() {
+            c.remove(&pid);
+        }
+        let unreported: Vec<(usize, &PlannedRun)> = runs
+            .iter()
+            .zip(&reported)
+            .filter(|(_, done)| !**done)
+            .map(|(run, _)| *run)
+            .collect();
+        if unreported.is_empty() {
+            return Ok((unreported, None, elapsed));
+        }
+        let final_reason = match status {
+            _ if timed_out.load(Ordering::SeqCst) => {
+                format!("job timed out after {} ms", self.plan.timeout_ms)
+            }
+            Ok(s) => match (s.code(), s.signal()) {
+                (_, Some(signal)) => {
+                    let crash = format!(
+                        "the strategy crashed its runner process: killed by signal {signal} ({})",
+                        signal_name(signal)
+                    );
+                    return Ok((unreported, Some(crash), elapsed));
+                }
+                (Some(code), None) => format!(
+                    "runner exited with code {code} before reporting this run: {}",
+                    stderr_text.trim()
+                ),
+                (None, None) => "runner ended without a status".to_owned(),
+            },
+            Err(e) => format!("waiting for the runner failed: {e}"),
+        };
+        self.fail_all(&unreported, &final_reason, elapsed)?;
+        Ok((Vec::new(), None, elapsed))
+    }
+}
+
+fn spawn_runner(runner: &Path) -> std::io::Result<Child> {
+    Command::new(runner)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+}
+
+/// The conventional name of a signal number on Linux.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => "signal",
+    }
+}
