@@ -171,3 +171,54 @@ fn an_invalid_job_file_reports_every_problem_and_runs_nothing() {
     }
     assert!(!db.exists(), "nothing was queued or stored");
 }
+
+#[test]
+fn the_job_timeout_kills_hanging_runners() {
+    let plugins = plugin_dir(&["sma_cross", "test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = workspace_root().join("tests/data/ETH_BTC-5m.csv");
+    let job = dir.path().join("hang.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"hang\"\ntimeout = \"2s\"\n\n[data.symbols]\n\"ETH/BTC\" = \"{}\"\n\n\
+             [[strategies]]\nplugin = \"test_crashing\"\nparams = {{ mode = 3 }}\n\n\
+             [[strategies]]\nplugin = \"sma_cross\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("results.db");
+    let started = std::time::Instant::now();
+    let out = barwise_run(
+        &job,
+        plugins.path(),
+        &db,
+        &["--format", "json", "--workers", "2"],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        elapsed < std::time::Duration::from_secs(20),
+        "took {elapsed:?}"
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "failed", "{result}");
+    assert_eq!(
+        result["succeeded"], 1,
+        "the quick run finished before the timeout"
+    );
+    let hung = result["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["plugin_name"] == "test_crashing")
+        .unwrap();
+    assert!(
+        hung["error"]
+            .as_str()
+            .unwrap()
+            .contains("job timed out after 2000 ms"),
+        "{hung}"
+    );
+}

@@ -4,7 +4,8 @@ use barwise_plugin_sdk::{
     CandleView, Context, ParamDef, Params, PluginInfo, SignalsOut, Strategy, export_plugin,
 };
 
-/// Crashes in `generate` when `mode` is 1 (segfault) or 2 (abort); mode 0 runs normally.
+/// Crashes in `generate` when `mode` is 1 (segfault) or 2 (abort), hangs for a minute when it
+/// is 3; mode 0 runs normally.
 pub struct Crashing {
     mode: i64,
 }
@@ -15,8 +16,8 @@ impl Strategy for Crashing {
             "mode",
             1,
             Some(0),
-            Some(2),
-            "0 behaves, 1 segfaults, 2 aborts",
+            Some(3),
+            "0 behaves, 1 segfaults, 2 aborts, 3 hangs for 60 s",
         ))
     }
 
@@ -39,6 +40,7 @@ impl Strategy for Crashing {
                 unsafe { address.write_volatile(1) };
             }
             2 => std::process::abort(),
+            3 => std::thread::sleep(std::time::Duration::from_secs(60)),
             _ => {
                 if !out.is_empty() {
                     out.enter_long(0, 1);
