@@ -5,6 +5,7 @@
 //! crashing plugin takes down only its runner.
 
 pub mod execute;
+pub mod html;
 pub mod plugin_dir;
 pub mod runner;
 pub mod table;

@@ -48,16 +48,31 @@ pub fn run_resolved(
     candles: &Candles,
     settings: &ExecutionSettings,
 ) -> Result<Report, HostError> {
+    run_resolved_with_equity(plugin, params, candles, settings).map(|(report, _)| report)
+}
+
+/// Like [`run_resolved`], also returning the equity curve (one point per bar), for charts.
+///
+/// # Errors
+/// As [`run_resolved`].
+pub fn run_resolved_with_equity(
+    plugin: &Plugin,
+    params: Params,
+    candles: &Candles,
+    settings: &ExecutionSettings,
+) -> Result<(Report, Vec<f64>), HostError> {
     let mut instance = plugin.instantiate(&params)?;
     let signals = instance.generate(candles, settings.allow_short)?;
-    let backtest = barwise_engine::backtest(candles, &signals, settings)?;
+    let mut backtest = barwise_engine::backtest(candles, &signals, settings)?;
+    let equity = std::mem::take(&mut backtest.simulation.equity);
     let manifest = plugin.manifest();
-    Ok(Report::new(
+    let report = Report::new(
         manifest.name.clone(),
         manifest.version.clone(),
         params,
         *settings,
         candles,
         backtest,
-    ))
+    );
+    Ok((report, equity))
 }

@@ -120,6 +120,9 @@ struct BacktestArgs {
     /// Write the output to this file (atomically) instead of standard output.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Also write a self-contained HTML report (charts, metrics, trades) to this file.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,7 +192,17 @@ fn backtest(args: BacktestArgs) -> Result<()> {
     let registry = load_registry(args.plugin_dir.clone())?;
     let plugin = registry.get(&args.strategy).map_err(|e| anyhow!(e))?;
     let candles = barwise_data::load_candles(&args.data)?;
-    let report = barwise_plugin_host::run_backtest(plugin, &params, &candles, &settings)?;
+    let resolved = plugin.resolve_params(&params)?;
+    let (report, equity) =
+        barwise_plugin_host::run_resolved_with_equity(plugin, resolved, &candles, &settings)?;
+    if let Some(path) = &args.html {
+        let name = args.data.file_name().map_or_else(
+            || args.data.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let page = barwise::html::render(&report, &name, &candles, &equity);
+        atomic_write(path, page.as_bytes()).context("writing the HTML report")?;
+    }
     let text = match args.format {
         OutputFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         OutputFormat::Table => {
