@@ -1,11 +1,8 @@
-// Barwise report: draws the charts and makes the tables sortable. Self-contained: no network,
+// Barwise report: draws the charts (sortable.js, loaded first, handles the tables and errors). Self-contained: no network,
 // no libraries. Reads the JSON in <script id="barwise-data">. Test hooks: <body data-rendered>,
 // data-series (series drawn) and data-markers (trade markers drawn); data-error on any error.
 (function () {
   "use strict";
-  window.addEventListener("error", function (e) {
-    document.body.dataset.error = String(e.message || e);
-  });
   var data = JSON.parse(document.getElementById("barwise-data").textContent);
   var n = data.price.t.length;
   var view = { from: 0, to: Math.max(n - 1, 1) };
@@ -96,26 +93,6 @@
     return markers;
   }
 
-  function sortable(table) {
-    var headers = table.querySelectorAll("th");
-    headers.forEach(function (th, col) {
-      th.addEventListener("click", function () {
-        var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-        var asc = th.dataset.order !== "asc";
-        headers.forEach(function (h) { delete h.dataset.order; });
-        th.dataset.order = asc ? "asc" : "desc";
-        rows.sort(function (a, b) {
-          var x = a.cells[col].dataset.v !== undefined ? a.cells[col].dataset.v : a.cells[col].textContent;
-          var y = b.cells[col].dataset.v !== undefined ? b.cells[col].dataset.v : b.cells[col].textContent;
-          var nx = parseFloat(x), ny = parseFloat(y);
-          var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
-          return asc ? c : -c;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
-      });
-    });
-  }
-
   var pct = function (v) { return (v * 100).toFixed(2) + " %"; };
   var num = function (v) { return Number(v).toPrecision(6); };
   charts.push(chart("price", [{ values: data.price.close, low: data.price.low, high: data.price.high, color: "#1f4e79", band: "rgba(31,78,121,0.15)" }], { fmt: num, markers: data.markers }));
@@ -123,7 +100,6 @@
   charts.push(chart("drawdown", [{ values: data.drawdown.map(function (d) { return -d; }), color: "#c0392b" }], { fmt: pct }));
   var markers = redraw();
   window.addEventListener("resize", redraw);
-  document.querySelectorAll("table.sortable").forEach(sortable);
   var series = charts.reduce(function (a, c) { return a + c.series; }, 0);
   document.body.dataset.series = String(series);
   document.body.dataset.markers = String(markers);

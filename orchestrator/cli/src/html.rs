@@ -229,6 +229,7 @@ th {{ cursor: pointer; text-align: left; background: #f6f6f6; }} .num {{ text-al
 <h2>Trades ({trades_note})</h2>
 <table id="trades" class="sortable"><thead><tr><th>#</th><th>entry time</th><th>exit time</th><th>dir</th><th>entry price</th><th>exit price</th><th>return</th><th>pnl</th><th>exit reason</th></tr></thead><tbody>{trades_html}</tbody></table>
 <script id="barwise-data" type="application/json">{json}</script>
+<script>{sortable}</script>
 <script>{script}</script>
 </body></html>
 "#,
@@ -239,6 +240,7 @@ th {{ cursor: pointer; text-align: left; background: #f6f6f6; }} .num {{ text-al
         last = d.last_time,
         gaps = d.gaps,
         params = escape(&params.join(" ")),
+        sortable = include_str!("../assets/sortable.js"),
         script = include_str!("../assets/report.js"),
     )
 }

@@ -6,6 +6,7 @@
 
 pub mod execute;
 pub mod html;
+pub mod job_html;
 pub mod plugin_dir;
 pub mod runner;
 pub mod table;

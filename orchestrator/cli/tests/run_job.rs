@@ -222,3 +222,64 @@ fn the_job_timeout_kills_hanging_runners() {
         "{hung}"
     );
 }
+
+#[test]
+fn job_report_ranks_runs_and_draws_the_heatmap() {
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("results.db");
+    let job = workspace_root().join("config/jobs/sweep.toml");
+    let out = barwise_run(&job, plugins.path(), &db, &["--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let job_id = result["job_id"].as_str().unwrap();
+    let page = dir.path().join("job.html");
+    let report = Command::new(env!("CARGO_BIN_EXE_barwise"))
+        .args(["report", job_id, "--html"])
+        .arg(&page)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{}", text(&report));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(
+        html.matches("<tr><td class=\"num\">").count(),
+        36,
+        "one row per run"
+    );
+    assert!(
+        html.contains("sharpe over fast and slow"),
+        "the sweep's two axes"
+    );
+    assert_eq!(
+        html.matches("title=\"sharpe: mean of 4 run(s)\"").count(),
+        9,
+        "3 x 3 cells, 4 symbols each"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_barwise"))
+        .args(["report", job_id, "--heatmap", "fast,colour", "--html"])
+        .arg(&page)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad).contains("\"colour\" does not vary"),
+        "{}",
+        text(&bad)
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_barwise"))
+        .args(["report", "no-such-job", "--html"])
+        .arg(&page)
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .output()
+        .unwrap();
+    assert!(
+        text(&missing).contains("job no-such-job not found"),
+        "{}",
+        text(&missing)
+    );
+}

@@ -27,6 +27,27 @@ enum Command {
     /// Run a job file (symbols x strategies x parameter grids) on this machine, store every
     /// result in the results database and print the best runs.
     Run(RunArgs),
+    /// Write the HTML report of a job from the results database: runs ranked by a metric, and a
+    /// heatmap of the metric over two parameters for sweeps.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// The job id (as printed by `barwise run`).
+    job: String,
+    /// Where to write the HTML file.
+    #[arg(long)]
+    html: PathBuf,
+    /// Results database [default: as for `barwise run`].
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Metric to rank by and to show in the heatmap.
+    #[arg(long, default_value = "sharpe")]
+    metric: String,
+    /// Heatmap axes as X,Y parameter names [default: the first two parameters that vary].
+    #[arg(long, value_name = "X,Y")]
+    heatmap: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -445,12 +466,66 @@ fn run_job(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
+fn job_report(args: ReportArgs) -> Result<()> {
+    use barwise_storage::{Metric, Store};
+    let metric = Metric::parse(&args.metric).map_err(|e| anyhow!("--metric: {e}"))?;
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(barwise_storage::default_database_url);
+    let store = Store::open(&url)?;
+    let job = store.job(&args.job)?;
+    let descending = metric != Metric::MaxDrawdown;
+    let mut runs = Vec::new();
+    loop {
+        let page = store.runs_of_job(&job.id, metric, descending, 5_000, runs.len() as i64)?;
+        let done = page.len() < 5_000;
+        runs.extend(page);
+        if done {
+            break;
+        }
+    }
+    let axes = match &args.heatmap {
+        Some(text) => {
+            let (x, y) = text
+                .split_once(',')
+                .ok_or_else(|| anyhow!("--heatmap: expected X,Y parameter names, got {text:?}"))?;
+            let varying = barwise::job_html::varying_params(&runs);
+            for axis in [x, y] {
+                if !varying.iter().any(|v| v == axis) {
+                    bail!(
+                        "--heatmap: parameter {axis:?} does not vary in job {}; varying: {}",
+                        job.id,
+                        if varying.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            varying.join(", ")
+                        }
+                    );
+                }
+            }
+            Some((x.to_owned(), y.to_owned()))
+        }
+        None => None,
+    };
+    let page = barwise::job_html::render(
+        &job,
+        &runs,
+        &args.metric,
+        axes.as_ref().map(|(x, y)| (x.as_str(), y.as_str())),
+    );
+    atomic_write(&args.html, page.as_bytes()).context("writing the HTML report")?;
+    eprintln!("wrote {} ({} runs)", args.html.display(), runs.len());
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Backtest(args) => backtest(args),
         Command::Plugins(args) => plugins(args),
         Command::Run(args) => run_job(args),
+        Command::Report(args) => job_report(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
