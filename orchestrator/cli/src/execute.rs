@@ -13,9 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use barwise_jobs::{JobPlan, PlannedRun};
 use barwise_plugin_host::RawParam;
-use barwise_storage::{JobStatus, NewJob, RunRecord, RunResult, StorageError, Store};
+use barwise_storage::{
+    JobStatus, NewJob, RecordOutcome, RunRecord, RunResult, StorageError, Store,
+};
 
-use crate::runner::{RunOutcome, RunSpec, RunnerSpec};
+use crate::runner::{ExitCode, RunOutcome, RunSpec, RunnerSpec};
 
 /// Runs per runner process: small enough that a crash loses little and all workers stay busy,
 /// large enough that a data file is loaded once for several runs.
@@ -92,7 +94,7 @@ pub fn execute(
         runs_total: plan.runs.len() as i32,
         submitted_ms: submitted,
         idempotency_key: None,
-        timeout_ms: Some(plan.timeout_ms as i64),
+        timeout_ms: Some(i64::try_from(plan.timeout_ms).unwrap_or(i64::MAX)),
     })?;
     store.set_job_status(&job_id, JobStatus::Running, now_ms(), None)?;
 
@@ -117,6 +119,8 @@ pub fn execute(
     let progress = Progress::default();
     let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
     let timed_out = AtomicBool::new(false);
+    // Set when results can no longer be stored: no point running more backtests.
+    let aborted = AtomicBool::new(false);
     let children: Mutex<BTreeMap<u32, ()>> = Mutex::new(BTreeMap::new());
     let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
     let total = plan.runs.len();
@@ -130,12 +134,15 @@ pub fn execute(
         total,
     };
     let done = AtomicBool::new(false);
+    let worker_panicked = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // The watchdog kills every runner when the job's timeout passes.
         scope.spawn(|| {
             while !done.load(Ordering::SeqCst) {
                 if Instant::now() >= deadline {
                     timed_out.store(true, Ordering::SeqCst);
+                }
+                if timed_out.load(Ordering::SeqCst) || aborted.load(Ordering::SeqCst) {
                     let pids: Vec<u32> = children
                         .lock()
                         .map(|c| c.keys().copied().collect())
@@ -177,10 +184,22 @@ pub fn execute(
             })
             .collect();
         for h in handles {
-            let _ = h.join();
+            if h.join().is_err() {
+                worker_panicked.store(true, Ordering::SeqCst);
+            }
         }
         done.store(true, Ordering::SeqCst);
     });
+    if worker_panicked.load(Ordering::SeqCst) {
+        let message = "a worker thread panicked; some runs may have no result";
+        store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(message))?;
+        return Ok(JobOutcome {
+            job_id,
+            status: JobStatus::Failed,
+            succeeded: progress.succeeded.load(Ordering::SeqCst),
+            failed: progress.failed.load(Ordering::SeqCst),
+        });
+    }
     if let Some(e) = first_error.into_inner().ok().flatten() {
         let _ = store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(&e.to_string()));
         return Err(e);
@@ -233,13 +252,15 @@ impl BatchContext<'_> {
             started_ms: now - elapsed_ms as i64,
             finished_ms: now,
         };
-        self.store.record_run(&record, result)?;
-        let counter = match result {
-            RunResult::Succeeded(_) => &self.progress.succeeded,
-            RunResult::Failed(_) => &self.progress.failed,
-        };
-        counter.fetch_add(1, Ordering::SeqCst);
-        (self.on_progress)(self.progress, self.total);
+        // Count what the database did: a result already recorded is not counted twice.
+        if let RecordOutcome::Recorded(_) = self.store.record_run(&record, result)? {
+            let counter = match result {
+                RunResult::Succeeded(_) => &self.progress.succeeded,
+                RunResult::Failed(_) => &self.progress.failed,
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            (self.on_progress)(self.progress, self.total);
+        }
         Ok(())
     }
 
@@ -329,17 +350,42 @@ impl BatchContext<'_> {
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(&spec_json);
         }
+        // Stderr is drained on its own thread (keeping the last 64 KiB for messages): a runner
+        // that writes a lot there must never block while we read its results.
+        let stderr_tail = child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let mut tail: Vec<u8> = Vec::new();
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = stderr.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    tail.extend_from_slice(&chunk[..n]);
+                    if tail.len() > 65_536 {
+                        tail.drain(..tail.len() - 65_536);
+                    }
+                }
+                String::from_utf8_lossy(&tail).into_owned()
+            })
+        });
         let mut reported = vec![false; runs.len()];
+        let mut storage_error = None;
         if let Some(stdout) = child.stdout.take() {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let Ok(outcome) = serde_json::from_str::<RunOutcome>(&line) else {
+                    eprintln!(
+                        "barwise: ignoring a line from barwise-runner that is not a result: {line:.200}"
+                    );
                     continue;
                 };
                 let Some(position) = runs.iter().position(|(i, _)| i.to_string() == outcome.id)
                 else {
                     continue;
                 };
+                if reported[position] {
+                    continue;
+                }
                 let (index, run) = runs[position];
                 reported[position] = true;
                 let result = match (&outcome.report, &outcome.error) {
@@ -349,17 +395,23 @@ impl BatchContext<'_> {
                         RunResult::Failed("runner reported neither a report nor an error")
                     }
                 };
-                self.record(index, run, result, outcome.elapsed_ms.unwrap_or(0))?;
+                if let Err(e) = self.record(index, run, result, outcome.elapsed_ms.unwrap_or(0)) {
+                    storage_error = Some(e);
+                    break;
+                }
             }
         }
-        let mut stderr_text = String::new();
-        if let Some(mut stderr) = child.stderr.take() {
-            let _ = stderr.read_to_string(&mut stderr_text);
+        if storage_error.is_some() {
+            let _ = child.kill();
         }
         let status = child.wait();
+        let stderr_text = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
         let elapsed = started.elapsed().as_millis() as u64;
         if let Ok(mut c) = children.lock() {
             c.remove(&pid);
+        }
+        if let Some(e) = storage_error {
+            return Err(e);
         }
         let unreported: Vec<(usize, &PlannedRun)> = runs
             .iter()
@@ -370,24 +422,44 @@ impl BatchContext<'_> {
         if unreported.is_empty() {
             return Ok((unreported, None, elapsed));
         }
+        let stderr_text = stderr_text.trim();
         let final_reason = match status {
             _ if timed_out.load(Ordering::SeqCst) => {
                 format!("job timed out after {} ms", self.plan.timeout_ms)
             }
-            Ok(s) => match (s.code(), s.signal()) {
-                (_, Some(signal)) => {
-                    let crash = format!(
-                        "the strategy crashed its runner process: killed by signal {signal} ({})",
-                        signal_name(signal)
-                    );
-                    return Ok((unreported, Some(crash), elapsed));
+            // The spec or the plugin was refused: nothing in this batch can run.
+            Ok(s)
+                if matches!(
+                    s.code(),
+                    Some(c) if c == ExitCode::BadSpec as i32 || c == ExitCode::PluginRejected as i32
+                ) =>
+            {
+                format!("runner refused the batch: {stderr_text}")
+            }
+            // Killed by a signal, or died another way (a panic outside the plugin exits with
+            // 101): the run it was on fails, the runs after it get a fresh runner.
+            Ok(s) => {
+                let how = match (s.signal(), s.code()) {
+                    (Some(signal), _) => {
+                        format!("killed by signal {signal} ({})", signal_name(signal))
+                    }
+                    (None, Some(code)) => format!("exited with code {code}"),
+                    (None, None) => "ended without a status".to_owned(),
+                };
+                let mut crash = format!("the strategy crashed its runner process: {how}");
+                if !stderr_text.is_empty() {
+                    let tail: String = stderr_text
+                        .chars()
+                        .rev()
+                        .take(500)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
+                    crash.push_str(&format!(" ({tail})"));
                 }
-                (Some(code), None) => format!(
-                    "runner exited with code {code} before reporting this run: {}",
-                    stderr_text.trim()
-                ),
-                (None, None) => "runner ended without a status".to_owned(),
-            },
+                return Ok((unreported, Some(crash), elapsed));
+            }
             Err(e) => format!("waiting for the runner failed: {e}"),
         };
         self.fail_all(&unreported, &final_reason, elapsed)?;

@@ -57,7 +57,8 @@ pub struct Marker {
 pub fn chart_data(candles: &Candles, equity: &[f64], report: &Report) -> ChartData {
     let n = candles.len();
     let buckets = n.clamp(1, CHART_POINTS);
-    let bucket_of = |bar: usize| bar * buckets / n.max(1);
+    // The bucket whose bar range (k*n/B .. (k+1)*n/B) holds `bar`.
+    let bucket_of = |bar: usize| ((bar + 1) * buckets).saturating_sub(1) / n.max(1);
     let drawdown = metrics::drawdown_curve(equity, report.execution.initial_cash);
     let first_close = candles.close().first().copied().unwrap_or(1.0);
     let mut data = ChartData {

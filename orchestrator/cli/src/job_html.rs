@@ -208,10 +208,14 @@ pub fn render(job: &JobRow, runs: &[RunRow], metric: &str, axes: Option<(&str, &
             escape(&r.symbol),
             escape(&r.plugin_name),
             escape(&params.join(" ")),
-            cell(
-                metric_value(r, metric),
-                table::number(metric_value(r, metric), 4)
-            ),
+            if extra_metric {
+                cell(
+                    metric_value(r, metric),
+                    table::number(metric_value(r, metric), 4),
+                )
+            } else {
+                String::new()
+            },
             cell(r.total_return, table::percent(r.total_return)),
             cell(r.sharpe, table::number(r.sharpe, 3)),
             cell(r.max_drawdown, table::percent(r.max_drawdown)),

@@ -283,3 +283,32 @@ fn job_report_ranks_runs_and_draws_the_heatmap() {
         text(&missing)
     );
 }
+
+#[test]
+fn plugins_printing_to_stdout_and_stderr_disturb_nothing() {
+    let plugins = plugin_dir(&["test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = workspace_root().join("tests/data/ETH_BTC-5m.csv");
+    let job = dir.path().join("chatty.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"chatty\"\ntimeout = \"60s\"\n\n[data.symbols]\n\"ETH/BTC\" = \"{}\"\n\
+             \"LTC/BTC\" = \"{}\"\n\n[[strategies]]\nplugin = \"test_crashing\"\nparams = {{ mode = [4, 0] }}\n",
+            data.display(),
+            workspace_root().join("tests/data/LTC_BTC-5m.csv").display()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("results.db");
+    let started = std::time::Instant::now();
+    let out = barwise_run(&job, plugins.path(), &db, &["--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "no pipe deadlock"
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["succeeded"], 4, "{result}");
+    assert_eq!(result["failed"], 0, "{result}");
+}

@@ -118,12 +118,28 @@ impl Store {
             });
         }
         let source = self.backend_source();
-        with_conn!(self, conn => {
-            let applied = conn
-                .run_pending_migrations(source)
-                .map_err(|e| self.migration_error(e))?;
-            Ok(applied.iter().map(|v| v.to_string()).collect())
-        })
+        match &*self.pools {
+            // Two processes opening a new SQLite file at once must not both migrate it: the
+            // write lock taken by BEGIN IMMEDIATE serialises them (migrations nest as savepoints).
+            crate::store::Pools::Sqlite(pool) => {
+                let mut pooled = self.checkout(pool)?;
+                let conn: &mut diesel::SqliteConnection = &mut pooled;
+                conn.immediate_transaction(|conn| {
+                    conn.run_pending_migrations(source)
+                        .map(|applied| applied.iter().map(|v| v.to_string()).collect())
+                        .map_err(diesel::result::Error::QueryBuilderError)
+                })
+                .map_err(|e| self.migration_error(e))
+            }
+            crate::store::Pools::Postgres(pool) => {
+                let mut pooled = self.checkout(pool)?;
+                let conn: &mut diesel::PgConnection = &mut pooled;
+                let applied = conn
+                    .run_pending_migrations(source)
+                    .map_err(|e| self.migration_error(e))?;
+                Ok(applied.iter().map(|v| v.to_string()).collect())
+            }
+        }
     }
 
     /// Reverts the newest applied migration; returns its version, or `None` if none is applied.

@@ -432,9 +432,10 @@ impl Store {
     }
 
     /// Writes a run's result, exactly once per `(job, run key)`: the run row, its trades and the
-    /// job's counters in one transaction. A second delivery of the same run (after a crash, or
-    /// concurrently from another worker) finds the result recorded and writes nothing. A failure
-    /// never overwrites a success; a success replaces an earlier failure.
+    /// job's counters in one transaction. A second delivery of a succeeded run (after a crash,
+    /// or concurrently from another worker) finds the result recorded and writes nothing. A
+    /// failure never overwrites a success; a success replaces an earlier failure; a repeated
+    /// failure updates the error, attempts and end time without counting the run again.
     ///
     /// # Errors
     /// [`StorageError::NotFound`] for an unknown job; database errors (then nothing was written).
@@ -472,8 +473,9 @@ impl Store {
                     // A success is final; a failure only yields to a success.
                     if status == RunStatus::Succeeded.as_str() || !succeeded {
                         if status != RunStatus::Succeeded.as_str() && !succeeded {
-                            // Another failed attempt: count it, keep the newest error.
-                            diesel::update(key)
+                            // Another failed attempt: keep the newest error. Zero rows
+                            // means a concurrent delivery changed the run first.
+                            let updated = diesel::update(key)
                                 .filter(runs::status.eq(&status))
                                 .set((
                                     runs::status.eq(&row.status),
@@ -482,6 +484,9 @@ impl Store {
                                     runs::finished_ms.eq(row.finished_ms),
                                 ))
                                 .execute(conn)?;
+                            if updated == 0 {
+                                return Ok(Some(RecordOutcome::AlreadyRecorded(id)));
+                            }
                             if status != RunStatus::Failed.as_str() {
                                 bump_counters!(conn, &record.job_id, 0, 1)?;
                             }

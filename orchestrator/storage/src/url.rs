@@ -79,8 +79,26 @@ pub fn default_database_url() -> String {
     })
 }
 
-/// `url` with the password between `user:` and `@` replaced by `***`.
+/// `url` with the password (between `user:` and `@`, or a `password=` query parameter)
+/// replaced by `***`.
 pub fn redact(url: &str) -> String {
+    let redacted = redact_authority(url);
+    match redacted.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => redacted,
+    }
+}
+
+fn redact_authority(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -130,6 +148,10 @@ mod tests {
             "postgres://alice:***@db.example:5432/barwise"
         );
         assert_eq!(redact("postgres://alice@db/x"), "postgres://alice@db/x");
+        assert_eq!(
+            redact("postgres://alice@db/x?sslmode=require&password=s3cret"),
+            "postgres://alice@db/x?sslmode=require&password=***"
+        );
         let err = DatabaseUrl::parse("postgresx://a:pw@h/d")
             .unwrap_err()
             .to_string();

@@ -221,3 +221,20 @@ fn postgres_connection_killed_mid_write_leaves_no_partial_run() {
     assert!(reader.trades_of_run("j-run").unwrap().is_empty());
     assert_eq!(reader.job("j").unwrap().runs_succeeded, 0);
 }
+
+#[test]
+fn processes_opening_a_new_sqlite_file_at_once_migrate_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || Store::open(&url).map(|s| s.migration_status().unwrap()))
+        })
+        .collect();
+    for opener in openers {
+        let status = opener.join().unwrap().expect("every opener succeeds");
+        assert_eq!(status.applied.len(), 1);
+        assert!(status.pending.is_empty());
+    }
+}

@@ -15,7 +15,7 @@
 //! `V(e_k) = sum_j v_j * phi_j(e_k)` with `phi_j(x) = clamp((h_j - x) * (1 / (h_j - l_j)), 0, 1)`
 //! for a bar of positive height and `phi_j(x) = [c_j >= x]` for a zero-height bar at price `c_j`.
 //! The resistance bin is the largest `k` with `V(e_k) >= top_percentile * total`, where
-//! `total = V(e_0)` is the window's volume. `V` does not increase with `k` (also in floating
+//! `total` is the window's volume, `sum_j v_j` (mathematically `V(e_0)`). `V` does not increase with `k` (also in floating
 //! point: every term is monotone and the sum order is fixed), so instead of building all bins we
 //! find the largest edge `m` that the breakout condition accepts and evaluate `V` once, at
 //! `e_(m+1)`: the signal fires exactly when `V(e_(m+1)) < top_percentile * total`. Sums run over

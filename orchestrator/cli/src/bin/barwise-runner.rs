@@ -33,14 +33,30 @@ fn read_spec(args: &Args) -> Result<RunnerSpec, String> {
     serde_json::from_str(&text).map_err(|e| format!("{source}: invalid runner spec: {e}"))
 }
 
+/// The results channel: a duplicate of the original standard output. Standard output itself is
+/// then pointed at standard error, so whatever plugin code prints (`println!`, C `printf`) can
+/// never corrupt the one-JSON-line-per-run protocol.
+fn results_channel() -> std::io::Result<std::fs::File> {
+    let results = rustix::io::dup(std::io::stdout())?;
+    rustix::stdio::dup2_stdout(std::io::stderr())?;
+    Ok(std::fs::File::from(results))
+}
+
 fn main() {
     let args = Args::parse();
+    let mut results = match results_channel() {
+        Ok(file) => std::io::BufWriter::new(file),
+        Err(e) => {
+            eprintln!("barwise-runner: cannot set up the results channel: {e}");
+            std::process::exit(ExitCode::OutputFailed as i32);
+        }
+    };
     let code = match read_spec(&args) {
         Err(message) => {
             eprintln!("barwise-runner: {message}");
             ExitCode::BadSpec
         }
-        Ok(spec) => match runner::execute(&spec, &mut std::io::stdout().lock()) {
+        Ok(spec) => match runner::execute(&spec, &mut results) {
             Ok(code) => code,
             Err((code, message)) => {
                 eprintln!("barwise-runner: {message}");

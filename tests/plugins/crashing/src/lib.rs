@@ -5,7 +5,8 @@ use barwise_plugin_sdk::{
 };
 
 /// Crashes in `generate` when `mode` is 1 (segfault) or 2 (abort), hangs for a minute when it
-/// is 3; mode 0 runs normally.
+/// is 3, and with mode 4 writes 1 MB of chatter to stdout and stderr, then runs normally; mode 0
+/// runs normally.
 pub struct Crashing {
     mode: i64,
 }
@@ -16,8 +17,8 @@ impl Strategy for Crashing {
             "mode",
             1,
             Some(0),
-            Some(3),
-            "0 behaves, 1 segfaults, 2 aborts, 3 hangs for 60 s",
+            Some(4),
+            "0 behaves, 1 segfaults, 2 aborts, 3 hangs for 60 s, 4 chatters then behaves",
         ))
     }
 
@@ -41,6 +42,16 @@ impl Strategy for Crashing {
             }
             2 => std::process::abort(),
             3 => std::thread::sleep(std::time::Duration::from_secs(60)),
+            4 => {
+                let line = "chatter without a newline at the end ".repeat(100);
+                for _ in 0..300 {
+                    print!("{line}");
+                    eprint!("{line}");
+                }
+                if !out.is_empty() {
+                    out.enter_long(0, 1);
+                }
+            }
             _ => {
                 if !out.is_empty() {
                     out.enter_long(0, 1);
