@@ -312,3 +312,76 @@ fn plugins_printing_to_stdout_and_stderr_disturb_nothing() {
     assert_eq!(result["succeeded"], 4, "{result}");
     assert_eq!(result["failed"], 0, "{result}");
 }
+
+#[test]
+fn a_stored_run_is_reported_by_re_running_it_exactly() {
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("results.db");
+    // The nightly example has a time range, stops and a ccxt JSON file: all must be reproduced.
+    let data = dir.path().join("candles.csv");
+    std::fs::copy(workspace_root().join("tests/data/ETH_BTC-5m.csv"), &data).unwrap();
+    let job = dir.path().join("one.toml");
+    std::fs::write(
+        &job,
+        "[job]\nname = \"one\"\n\n[data]\nstart = \"2018-01-12\"\nend = \"2018-01-25\"\n\
+         [data.symbols]\n\"ETH/BTC\" = \"candles.csv\"\n\n[[strategies]]\nplugin = \"sma_cross\"\n\
+         params = { fast = [5, 8] }\n\n[execution]\nstop_loss = 0.02\nallow_short = true\n",
+    )
+    .unwrap();
+    let out = barwise_run(&job, plugins.path(), &db, &["--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let best = &result["runs"][0];
+    let run_id = best["id"].as_str().unwrap();
+    let page = dir.path().join("run.html");
+    let report = |page: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_barwise"))
+            .args(["report", "--run", run_id, "--html"])
+            .arg(page)
+            .arg("--plugin-dir")
+            .arg(plugins.path())
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", db.display()))
+            .output()
+            .unwrap()
+    };
+    let out = report(&page);
+    assert!(out.status.success(), "{}", text(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("sma_cross") && html.contains("ETH/BTC"));
+    assert!(
+        html.contains(&format!("{} trades", best["trade_count"])),
+        "the same trades"
+    );
+    // Change the data under the stored run: the report refuses to show something else.
+    // One bar inside the job's time range moves 5 % up (still a valid candle).
+    let edited: Vec<String> = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            if !line.starts_with("2018-01-15T12:00:00Z") {
+                return line.to_owned();
+            }
+            let f: Vec<&str> = line.split(',').collect();
+            let up = |x: &str| (x.parse::<f64>().unwrap() * 1.05).to_string();
+            format!(
+                "{},{},{},{},{},{}",
+                f[0],
+                up(f[1]),
+                up(f[2]),
+                up(f[3]),
+                up(f[4]),
+                f[5]
+            )
+        })
+        .collect();
+    std::fs::write(&data, edited.join("\n") + "\n").unwrap();
+    let changed = report(&dir.path().join("changed.html"));
+    assert_eq!(changed.status.code(), Some(1));
+    assert!(
+        text(&changed).contains("does not reproduce its stored result"),
+        "{}",
+        text(&changed)
+    );
+}

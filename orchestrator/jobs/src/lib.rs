@@ -142,6 +142,23 @@ pub fn parse_job(
     })
 }
 
+/// The `[data]` time range of a stored job definition, `(start, end)` in epoch ms, without
+/// checking anything else (data files, plugins): what re-running one of its runs needs.
+///
+/// # Errors
+/// A message when the text is not TOML or a time is invalid.
+pub fn time_range(text: &str) -> Result<(Option<i64>, Option<i64>), String> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    let data = table.get("data").and_then(toml::Value::as_table);
+    let bound = |key: &str| -> Result<Option<i64>, String> {
+        data.and_then(|d| d.get(key))
+            .map(time::time_value)
+            .transpose()
+            .map_err(|e| format!("data.{key}: {e}"))
+    };
+    Ok((bound("start")?, bound("end")?))
+}
+
 /// Reads the job file at `path` and [`parse_job`]s it, with the file's folder as the base of
 /// relative data paths and the path as the source in errors.
 ///

@@ -35,7 +35,15 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ReportArgs {
     /// The job id (as printed by `barwise run`).
-    job: String,
+    #[arg(required_unless_present = "run")]
+    job: Option<String>,
+    /// Report one run instead (its id from the job report or `--format json`): the run is
+    /// re-executed from its stored settings, which must reproduce the stored metrics exactly.
+    #[arg(long, conflicts_with = "job")]
+    run: Option<String>,
+    /// Plugin folder for `--run` [default: $BARWISE_PLUGIN_DIR, else the folder of this executable].
+    #[arg(long)]
+    plugin_dir: Option<PathBuf>,
     /// Where to write the HTML file.
     #[arg(long)]
     html: PathBuf,
@@ -466,6 +474,57 @@ fn run_job(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Re-runs a stored run in this process and writes its backtest report.
+fn run_report(store: &barwise_storage::Store, run_id: &str, args: &ReportArgs) -> Result<()> {
+    let run = store.run(run_id)?;
+    if run.status != "succeeded" {
+        bail!(
+            "run {run_id} did not succeed ({}): {}",
+            run.status,
+            run.error.as_deref().unwrap_or("no report")
+        );
+    }
+    let job = store.job(&run.job_id)?;
+    let (start_ms, end_ms) = barwise_jobs::time_range(&job.definition)
+        .map_err(|e| anyhow!("job {}: stored definition: {e}", job.id))?;
+    let registry = load_registry(args.plugin_dir.clone())?;
+    let plugin = registry.get(&run.plugin_name).map_err(|e| anyhow!(e))?;
+    let candles = std::sync::Arc::new(barwise_data::load_candles(Path::new(&run.data_source))?);
+    let candles =
+        barwise::runner::time_range(&candles, start_ms, end_ms).map_err(|e| anyhow!(e))?;
+    let params: BTreeMap<String, RawParam> =
+        serde_json::from_str(&run.params).context("stored parameters")?;
+    let execution: ExecutionSettings =
+        serde_json::from_str(&run.execution).context("stored execution settings")?;
+    let resolved = plugin.resolve_params(&params)?;
+    let (report, equity) =
+        barwise_plugin_host::run_resolved_with_equity(plugin, resolved, &candles, &execution)?;
+    // The engine is deterministic: anything but the stored numbers means the data file or the
+    // plugin changed since the run, and the report would not show what was stored.
+    let same = Some(report.metrics.final_equity) == run.final_equity
+        && report.metrics.sharpe == run.sharpe
+        && Some(report.metrics.trades as i64) == run.trade_count
+        && Some(report.plugin_version.as_str()) == run.plugin_version.as_deref();
+    if !same {
+        bail!(
+            "re-running run {run_id} does not reproduce its stored result (stored: final_equity {:?}, \
+             {:?} trades, plugin {:?}; now: {}, {} trades, plugin {}); the data file or the plugin \
+             changed since",
+            run.final_equity,
+            run.trade_count,
+            run.plugin_version,
+            report.metrics.final_equity,
+            report.metrics.trades,
+            report.plugin_version
+        );
+    }
+    let name = format!("{} ({})", run.symbol, run.data_source);
+    let page = barwise::html::render(&report, &name, &candles, &equity);
+    atomic_write(&args.html, page.as_bytes()).context("writing the HTML report")?;
+    eprintln!("wrote {} (run {run_id})", args.html.display());
+    Ok(())
+}
+
 fn job_report(args: ReportArgs) -> Result<()> {
     use barwise_storage::{Metric, Store};
     let metric = Metric::parse(&args.metric).map_err(|e| anyhow!("--metric: {e}"))?;
@@ -474,7 +533,11 @@ fn job_report(args: ReportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(barwise_storage::default_database_url);
     let store = Store::open(&url)?;
-    let job = store.job(&args.job)?;
+    if let Some(run_id) = &args.run {
+        return run_report(&store, run_id, &args);
+    }
+    let job_id = args.job.clone().unwrap_or_default();
+    let job = store.job(&job_id)?;
     let descending = metric != Metric::MaxDrawdown;
     let mut runs = Vec::new();
     loop {
