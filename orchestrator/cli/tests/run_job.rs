@@ -66,9 +66,8 @@ fn sweep_results_match_single_backtests() {
     assert!(sharpe.windows(2).all(|w| w[0] >= w[1]), "{sharpe:?}");
     // The best run's metrics equal a single `barwise backtest` with the same settings.
     let best = &runs[0];
-    let params: serde_json::Map<String, Value> =
-        serde_json::from_str(best["params"].as_str().unwrap()).unwrap();
-    let execution: Value = serde_json::from_str(best["execution"].as_str().unwrap()).unwrap();
+    let params = best["params"].as_object().unwrap().clone();
+    let execution = best["execution"].clone();
     let mut args = vec![
         "backtest".to_owned(),
         "--data".to_owned(),

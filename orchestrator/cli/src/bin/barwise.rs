@@ -382,7 +382,7 @@ fn run_job(args: RunArgs) -> Result<()> {
                 "failed": outcome.failed,
                 "database": store.display_url(),
                 "ranked_by": args.rank_by,
-                "runs": best,
+                "runs": best.iter().map(run_json).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
@@ -523,6 +523,19 @@ fn run_report(store: &barwise_storage::Store, run_id: &str, args: &ReportArgs) -
     atomic_write(&args.html, page.as_bytes()).context("writing the HTML report")?;
     eprintln!("wrote {} (run {run_id})", args.html.display());
     Ok(())
+}
+
+/// A run row as JSON, with its stored parameter and execution JSON texts as objects.
+fn run_json(run: &barwise_storage::RunRow) -> serde_json::Value {
+    let mut value = serde_json::to_value(run).unwrap_or_default();
+    for key in ["params", "execution"] {
+        if let Some(text) = value.get(key).and_then(serde_json::Value::as_str)
+            && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            value[key] = parsed;
+        }
+    }
+    value
 }
 
 fn job_report(args: ReportArgs) -> Result<()> {
