@@ -13,6 +13,16 @@ pub enum Fill {
     Close,
 }
 
+impl Fill {
+    /// `next_open` or `close`, as in reports and job files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fill::NextOpen => "next_open",
+            Fill::Close => "close",
+        }
+    }
+}
+
 impl std::str::FromStr for Fill {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

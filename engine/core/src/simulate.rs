@@ -21,6 +21,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// `long` or `short`, as in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Long => "long",
+            Direction::Short => "short",
+        }
+    }
+
     /// +1 for long, -1 for short: the sign of profit per unit of price rise.
     fn sign(self) -> f64 {
         match self {
@@ -46,6 +54,20 @@ pub enum ExitReason {
     TrailingStop,
     /// Still open after the last bar: closed at the last close.
     EndOfData,
+}
+
+impl ExitReason {
+    /// The name used in reports (`signal`, `hold_period`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Signal => "signal",
+            ExitReason::HoldPeriod => "hold_period",
+            ExitReason::StopLoss => "stop_loss",
+            ExitReason::TakeProfit => "take_profit",
+            ExitReason::TrailingStop => "trailing_stop",
+            ExitReason::EndOfData => "end_of_data",
+        }
+    }
 }
 
 /// One closed position. Prices are fills (slippage included); `return` is net of fees.

@@ -2,7 +2,7 @@
 //! `barwise-runner` process, as many at once as there are workers; every result recorded in the
 //! results database as soon as its line arrives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -121,7 +121,7 @@ pub fn execute(
     let timed_out = AtomicBool::new(false);
     // Set when results can no longer be stored: no point running more backtests.
     let aborted = AtomicBool::new(false);
-    let children: Mutex<BTreeMap<u32, ()>> = Mutex::new(BTreeMap::new());
+    let children: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
     let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
     let total = plan.runs.len();
     let context = BatchContext {
@@ -145,7 +145,7 @@ pub fn execute(
                 if timed_out.load(Ordering::SeqCst) || aborted.load(Ordering::SeqCst) {
                     let pids: Vec<u32> = children
                         .lock()
-                        .map(|c| c.keys().copied().collect())
+                        .map(|c| c.iter().copied().collect())
                         .unwrap_or_default();
                     for pid in pids {
                         if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
@@ -283,7 +283,7 @@ impl BatchContext<'_> {
         &self,
         plugin: &Path,
         runs: &[(usize, &PlannedRun)],
-        children: &Mutex<BTreeMap<u32, ()>>,
+        children: &Mutex<BTreeSet<u32>>,
         timed_out: &AtomicBool,
     ) -> Result<(), StorageError> {
         let mut pending: Vec<(usize, &PlannedRun)> = runs.to_vec();
@@ -312,7 +312,7 @@ impl BatchContext<'_> {
         &self,
         plugin: &Path,
         runs: &[(usize, &'r PlannedRun)],
-        children: &Mutex<BTreeMap<u32, ()>>,
+        children: &Mutex<BTreeSet<u32>>,
         timed_out: &AtomicBool,
     ) -> Result<(Vec<(usize, &'r PlannedRun)>, Option<String>, u64), StorageError> {
         let spec = RunnerSpec {
@@ -344,7 +344,7 @@ impl BatchContext<'_> {
         };
         let pid = child.id();
         if let Ok(mut c) = children.lock() {
-            c.insert(pid, ());
+            c.insert(pid);
         }
         let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
         if let Some(mut stdin) = child.stdin.take() {
@@ -379,7 +379,11 @@ impl BatchContext<'_> {
                     );
                     continue;
                 };
-                let Some(position) = runs.iter().position(|(i, _)| i.to_string() == outcome.id)
+                let Some(position) = outcome
+                    .id
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|id| runs.iter().position(|(i, _)| *i == id))
                 else {
                     continue;
                 };

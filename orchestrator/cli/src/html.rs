@@ -117,13 +117,6 @@ pub fn chart_data(candles: &Candles, equity: &[f64], report: &Report) -> ChartDa
     data
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The whole page.
 pub fn render(report: &Report, data_name: &str, candles: &Candles, equity: &[f64]) -> String {
     let chart = chart_data(candles, equity, report);
@@ -132,27 +125,8 @@ pub fn render(report: &Report, data_name: &str, candles: &Candles, equity: &[f64
         .unwrap_or_else(|_| "{}".into())
         .replace("</", "<\\/");
     let m = &report.metrics;
-    let metric_rows = [
-        ("total_return", table::percent(Some(m.total_return))),
-        (
-            "buy_and_hold_return",
-            table::percent(Some(m.buy_and_hold_return)),
-        ),
-        ("cagr", table::percent(m.cagr)),
-        ("sharpe", table::number(m.sharpe, 3)),
-        ("sortino", table::number(m.sortino, 3)),
-        ("max_drawdown", table::percent(Some(m.max_drawdown))),
-        ("calmar", table::number(m.calmar, 3)),
-        ("trades", m.trades.to_string()),
-        ("win_rate", table::percent(m.win_rate)),
-        ("avg_return", table::percent(m.avg_return)),
-        ("profit_factor", table::number(m.profit_factor, 3)),
-        ("avg_hold_bars", table::number(m.avg_hold_bars, 2)),
-        ("exposure", table::percent(Some(m.exposure))),
-        ("final_equity", format!("{:.2}", m.final_equity)),
-    ];
     let mut metrics_html = String::new();
-    for (name, value) in metric_rows {
+    for (name, value) in table::metric_rows(m) {
         let _ = write!(
             metrics_html,
             "<tr><td>{name}</td><td class=\"num\">{value}</td></tr>"
@@ -160,10 +134,7 @@ pub fn render(report: &Report, data_name: &str, candles: &Candles, equity: &[f64
     }
     let mut trades_html = String::new();
     for (k, t) in report.trades.iter().take(MAX_TRADES).enumerate() {
-        let reason = serde_json::to_value(t.exit_reason)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let reason = t.exit_reason.as_str();
         let _ = write!(
             trades_html,
             "<tr><td class=\"num\">{}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td><td>{}</td>\
@@ -234,13 +205,13 @@ th {{ cursor: pointer; text-align: left; background: #f6f6f6; }} .num {{ text-al
 <script>{script}</script>
 </body></html>
 "#,
-        title = escape(&format!("{} {}", report.strategy, report.plugin_version)),
-        data_name = escape(data_name),
+        title = table::escape_html(&format!("{} {}", report.strategy, report.plugin_version)),
+        data_name = table::escape_html(data_name),
         bars = d.bars,
         first = d.first_time,
         last = d.last_time,
         gaps = d.gaps,
-        params = escape(&params.join(" ")),
+        params = table::escape_html(&params.join(" ")),
         sortable = include_str!("../assets/sortable.js"),
         script = include_str!("../assets/report.js"),
     )

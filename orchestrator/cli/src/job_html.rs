@@ -4,37 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use barwise_storage::{JobRow, RunRow};
+use barwise_storage::{JobRow, Metric, RunRow};
 use serde_json::Value;
 
 use crate::table;
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The value of `metric` (a report metric name) in a run row.
+/// The value of `metric` (a report metric name, see [`Metric::parse`]) in a run row.
 pub fn metric_value(run: &RunRow, metric: &str) -> Option<f64> {
-    match metric {
-        "total_return" => run.total_return,
-        "cagr" => run.cagr,
-        "sharpe" => run.sharpe,
-        "sortino" => run.sortino,
-        "max_drawdown" => run.max_drawdown,
-        "calmar" => run.calmar,
-        "trades" => run.trade_count.map(|t| t as f64),
-        "win_rate" => run.win_rate,
-        "avg_return" => run.avg_return,
-        "profit_factor" => run.profit_factor,
-        "avg_hold_bars" => run.avg_hold_bars,
-        "exposure" => run.exposure,
-        "final_equity" => run.final_equity,
-        "buy_and_hold_return" => run.buy_and_hold_return,
-        _ => None,
-    }
+    Metric::parse(metric).ok().and_then(|m| run.metric(m))
 }
 
 fn params_of(run: &RunRow) -> BTreeMap<String, Value> {
@@ -130,15 +107,15 @@ fn heatmap_html(map: &Heatmap, metric: &str, lower_is_better: bool) -> String {
         });
     let mut out = format!(
         "<table id=\"heatmap\" class=\"heatmap\"><thead><tr><th>{} \\ {}</th>",
-        escape(&map.y),
-        escape(&map.x)
+        table::escape_html(&map.y),
+        table::escape_html(&map.x)
     );
     for x in &map.xs {
-        let _ = write!(out, "<th>{}</th>", escape(x));
+        let _ = write!(out, "<th>{}</th>", table::escape_html(x));
     }
     out.push_str("</tr></thead><tbody>");
     for (yi, y) in map.ys.iter().enumerate() {
-        let _ = write!(out, "<tr><th>{}</th>", escape(y));
+        let _ = write!(out, "<tr><th>{}</th>", table::escape_html(y));
         for xi in 0..map.xs.len() {
             match map.cells.get(&(yi, xi)) {
                 Some((v, count)) => {
@@ -178,8 +155,8 @@ pub fn render(job: &JobRow, runs: &[RunRow], metric: &str, axes: Option<(&str, &
     let heatmap_section = match &axes {
         Some((x, y)) => format!(
             "<h2>{metric} over {} and {} (mean over symbols and other parameters)</h2>{}",
-            escape(x),
-            escape(y),
+            table::escape_html(x),
+            table::escape_html(y),
             heatmap_html(&heatmap(runs, metric, x, y), metric, lower_is_better)
         ),
         None => {
@@ -205,9 +182,9 @@ pub fn render(job: &JobRow, runs: &[RunRow], metric: &str, axes: Option<(&str, &
             rows,
             "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td>{}{}{}{}{}<td>{}</td></tr>",
             k + 1,
-            escape(&r.symbol),
-            escape(&r.plugin_name),
-            escape(&params.join(" ")),
+            table::escape_html(&r.symbol),
+            table::escape_html(&r.plugin_name),
+            table::escape_html(&params.join(" ")),
             if extra_metric {
                 cell(
                     metric_value(r, metric),
@@ -223,7 +200,7 @@ pub fn render(job: &JobRow, runs: &[RunRow], metric: &str, axes: Option<(&str, &
                 r.trade_count.map(|t| t as f64),
                 r.trade_count.map_or_else(|| "-".into(), |t| t.to_string())
             ),
-            escape(r.error.as_deref().unwrap_or(""))
+            table::escape_html(r.error.as_deref().unwrap_or(""))
         );
     }
     format!(
@@ -252,9 +229,9 @@ th {{ text-align: left; background: #f6f6f6; }} table.sortable th {{ cursor: poi
         } else {
             String::new()
         },
-        title = escape(&format!("Job {}", job.name)),
-        id = escape(&job.id),
-        status = escape(&job.status),
+        title = table::escape_html(&format!("Job {}", job.name)),
+        id = table::escape_html(&job.id),
+        status = table::escape_html(&job.status),
         succeeded = job.runs_succeeded,
         failed = job.runs_failed,
         total = job.runs_total,

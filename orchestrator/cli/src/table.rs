@@ -87,18 +87,44 @@ fn trade_rows(trades: &[Trade]) -> Vec<Vec<String>> {
             vec![
                 t.entry_time.to_string(),
                 t.exit_time.to_string(),
-                format!("{:?}", t.direction).to_lowercase(),
+                t.direction.as_str().to_owned(),
                 price(t.entry_price),
                 price(t.exit_price),
                 percent(Some(t.trade_return)),
                 format!("{:.2}", t.pnl),
-                serde_json::to_value(t.exit_reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                t.exit_reason.as_str().to_owned(),
             ]
         })
         .collect()
+}
+
+/// Every metric of a report with its display text (percentages for fractions), in report order;
+/// shared by the text summary and the HTML report.
+pub fn metric_rows(m: &barwise_engine::Metrics) -> [(&'static str, String); 14] {
+    [
+        ("total_return", percent(Some(m.total_return))),
+        ("buy_and_hold_return", percent(Some(m.buy_and_hold_return))),
+        ("cagr", percent(m.cagr)),
+        ("sharpe", number(m.sharpe, 3)),
+        ("sortino", number(m.sortino, 3)),
+        ("max_drawdown", percent(Some(m.max_drawdown))),
+        ("calmar", number(m.calmar, 3)),
+        ("trades", m.trades.to_string()),
+        ("win_rate", percent(m.win_rate)),
+        ("avg_return", percent(m.avg_return)),
+        ("profit_factor", number(m.profit_factor, 3)),
+        ("avg_hold_bars", number(m.avg_hold_bars, 2)),
+        ("exposure", percent(Some(m.exposure))),
+        ("final_equity", format!("{:.2}", m.final_equity)),
+    ]
+}
+
+/// Text for HTML: `&`, `<`, `>` and `"` escaped.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The readable summary printed by `barwise backtest`: run, data, metrics, first and last trades.
@@ -120,10 +146,7 @@ pub fn report_summary(report: &Report, data_name: &str, trades_shown: usize) -> 
     let _ = writeln!(
         out,
         "execution: fill={} fee={} slippage={} position_size={} allow_short={} stop_loss={} take_profit={} trailing_stop={} max_hold_bars={} initial_cash={}",
-        serde_json::to_value(e.fill)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        e.fill.as_str(),
         e.fee,
         e.slippage,
         e.position_size,
@@ -160,25 +183,10 @@ pub fn report_summary(report: &Report, data_name: &str, trades_shown: usize) -> 
     );
     out.push('\n');
     let m = &report.metrics;
-    let rows: Vec<Vec<String>> = [
-        ("total_return", percent(Some(m.total_return))),
-        ("buy_and_hold_return", percent(Some(m.buy_and_hold_return))),
-        ("cagr", percent(m.cagr)),
-        ("sharpe", number(m.sharpe, 3)),
-        ("sortino", number(m.sortino, 3)),
-        ("max_drawdown", percent(Some(m.max_drawdown))),
-        ("calmar", number(m.calmar, 3)),
-        ("trades", m.trades.to_string()),
-        ("win_rate", percent(m.win_rate)),
-        ("avg_return", percent(m.avg_return)),
-        ("profit_factor", number(m.profit_factor, 3)),
-        ("avg_hold_bars", number(m.avg_hold_bars, 2)),
-        ("exposure", percent(Some(m.exposure))),
-        ("final_equity", format!("{:.2}", m.final_equity)),
-    ]
-    .into_iter()
-    .map(|(k, v)| vec![k.to_owned(), v])
-    .collect();
+    let rows: Vec<Vec<String>> = metric_rows(m)
+        .into_iter()
+        .map(|(k, v)| vec![k.to_owned(), v])
+        .collect();
     out.push_str(&render(
         &["metric", "value"],
         &[Align::Left, Align::Right],

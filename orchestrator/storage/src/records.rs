@@ -205,6 +205,28 @@ impl Metric {
     }
 }
 
+impl RunRow {
+    /// The value of `metric` in this run, if it has one.
+    pub fn metric(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::TotalReturn => self.total_return,
+            Metric::Cagr => self.cagr,
+            Metric::Sharpe => self.sharpe,
+            Metric::Sortino => self.sortino,
+            Metric::MaxDrawdown => self.max_drawdown,
+            Metric::Calmar => self.calmar,
+            Metric::Trades => self.trade_count.map(|t| t as f64),
+            Metric::WinRate => self.win_rate,
+            Metric::AvgReturn => self.avg_return,
+            Metric::ProfitFactor => self.profit_factor,
+            Metric::AvgHoldBars => self.avg_hold_bars,
+            Metric::Exposure => self.exposure,
+            Metric::FinalEquity => self.final_equity,
+            Metric::BuyAndHoldReturn => self.buy_and_hold_return,
+        }
+    }
+}
+
 fn run_row_from(record: &RunRecord, result: RunResult<'_>) -> RunRow {
     let (status, error, report) = match result {
         RunResult::Succeeded(report) => (RunStatus::Succeeded, None, Some(report)),
@@ -259,20 +281,14 @@ fn trade_rows(run_id: &str, report: &Report) -> Vec<TradeRow> {
             exit_index: t.exit_index as i64,
             entry_time_ms: t.entry_time.0,
             exit_time_ms: t.exit_time.0,
-            direction: match t.direction {
-                barwise_engine::Direction::Long => "long".to_owned(),
-                barwise_engine::Direction::Short => "short".to_owned(),
-            },
+            direction: t.direction.as_str().to_owned(),
             entry_price: t.entry_price,
             exit_price: t.exit_price,
             quantity: t.quantity,
             fees: t.fees,
             pnl: t.pnl,
             trade_return: t.trade_return,
-            exit_reason: serde_json::to_value(t.exit_reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            exit_reason: t.exit_reason.as_str().to_owned(),
         })
         .collect()
 }
@@ -470,29 +486,29 @@ impl Store {
                 } else {
                     let (id, status): (String, String) =
                         key.select((runs::id, runs::status)).first(conn)?;
-                    // A success is final; a failure only yields to a success.
-                    if status == RunStatus::Succeeded.as_str() || !succeeded {
-                        if status != RunStatus::Succeeded.as_str() && !succeeded {
-                            // Another failed attempt: keep the newest error. Zero rows
-                            // means a concurrent delivery changed the run first.
-                            let updated = diesel::update(key)
-                                .filter(runs::status.eq(&status))
-                                .set((
-                                    runs::status.eq(&row.status),
-                                    runs::error.eq(&row.error),
-                                    runs::attempts.eq(row.attempts),
-                                    runs::finished_ms.eq(row.finished_ms),
-                                ))
-                                .execute(conn)?;
-                            if updated == 0 {
-                                return Ok(Some(RecordOutcome::AlreadyRecorded(id)));
-                            }
-                            if status != RunStatus::Failed.as_str() {
-                                bump_counters!(conn, &record.job_id, 0, 1)?;
-                            }
-                            return Ok(Some(RecordOutcome::Recorded(id)));
-                        }
+                    // A success is final.
+                    if status == RunStatus::Succeeded.as_str() {
                         return Ok(Some(RecordOutcome::AlreadyRecorded(id)));
+                    }
+                    if !succeeded {
+                        // Another failed attempt: keep the newest error. Zero rows means a
+                        // concurrent delivery changed the run first.
+                        let updated = diesel::update(key)
+                            .filter(runs::status.eq(&status))
+                            .set((
+                                runs::status.eq(&row.status),
+                                runs::error.eq(&row.error),
+                                runs::attempts.eq(row.attempts),
+                                runs::finished_ms.eq(row.finished_ms),
+                            ))
+                            .execute(conn)?;
+                        if updated == 0 {
+                            return Ok(Some(RecordOutcome::AlreadyRecorded(id)));
+                        }
+                        if status != RunStatus::Failed.as_str() {
+                            bump_counters!(conn, &record.job_id, 0, 1)?;
+                        }
+                        return Ok(Some(RecordOutcome::Recorded(id)));
                     }
                     // Claim the row: the status must still be the one just read, so of two
                     // concurrent deliveries only one updates it.
