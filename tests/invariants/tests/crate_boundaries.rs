@@ -11,17 +11,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Normal (non-dev, non-build) dependency closure of every workspace package, by package name.
-fn closures() -> BTreeMap<String, BTreeSet<String>> {
+/// `cargo metadata` of the workspace as JSON, with `extra` arguments.
+fn cargo_metadata(extra: &[&str]) -> Value {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--locked",
-            "--manifest-path",
-        ])
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .args(extra)
+        .arg("--manifest-path")
         .arg(root().join("Cargo.toml"))
         .output()
         .expect("running cargo metadata");
@@ -30,7 +26,19 @@ fn closures() -> BTreeMap<String, BTreeSet<String>> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+}
+
+/// Normal (non-dev, non-build) dependency closure of every workspace package, by package name.
+/// Computed once per test binary: several tests read it.
+fn closures() -> &'static BTreeMap<String, BTreeSet<String>> {
+    static CLOSURES: std::sync::OnceLock<BTreeMap<String, BTreeSet<String>>> =
+        std::sync::OnceLock::new();
+    CLOSURES.get_or_init(compute_closures)
+}
+
+fn compute_closures() -> BTreeMap<String, BTreeSet<String>> {
+    let meta = cargo_metadata(&[]);
     let names: BTreeMap<&str, &str> = meta["packages"]
         .as_array()
         .unwrap()
@@ -175,20 +183,7 @@ fn host_unsafe_code_lives_in_the_loader_only() {
 
 /// Direct (normal) dependencies of every workspace package, by name.
 fn direct_dependencies() -> BTreeMap<String, Vec<String>> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--locked",
-            "--manifest-path",
-        ])
-        .arg(root().join("Cargo.toml"))
-        .output()
-        .expect("running cargo metadata");
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = cargo_metadata(&["--no-deps"]);
     meta["packages"]
         .as_array()
         .unwrap()
