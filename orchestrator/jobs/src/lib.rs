@@ -18,7 +18,7 @@ mod time;
 use std::path::{Path, PathBuf};
 
 use barwise_engine::{ExecutionSettings, Params};
-use barwise_plugin_host::Registry;
+use barwise_plugin_host::Catalog;
 use serde::Serialize;
 
 pub use data::URL_SCHEMES;
@@ -96,7 +96,7 @@ pub fn parse_job(
     text: &str,
     source: &str,
     base_dir: &Path,
-    registry: &Registry,
+    registry: &Catalog,
     limits: &Limits,
 ) -> Result<JobPlan, JobErrors> {
     let mut problems = Problems::default();
@@ -165,7 +165,7 @@ pub fn time_range(text: &str) -> Result<(Option<i64>, Option<i64>), String> {
 /// # Errors
 /// A [`JobErrors`] with one error of empty path when the file cannot be read; otherwise those of
 /// [`parse_job`].
-pub fn load_job(path: &Path, registry: &Registry, limits: &Limits) -> Result<JobPlan, JobErrors> {
+pub fn load_job(path: &Path, registry: &Catalog, limits: &Limits) -> Result<JobPlan, JobErrors> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| JobErrors {
         source: source.clone(),

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use barwise_engine::{ParamValue, Params};
-use barwise_plugin_host::{ParamsError, Plugin, RawParam, Registry};
+use barwise_plugin_host::{Catalog, ParamsError, PluginInfo, RawParam};
 use toml::Value;
 
 use crate::data::Symbol;
@@ -24,7 +24,7 @@ struct Axis {
 #[derive(Debug)]
 struct Strategy<'r> {
     path: String,
-    plugin: Option<&'r Plugin>,
+    plugin: Option<&'r PluginInfo>,
     /// In parameter-name order; scalars are axes of one value.
     axes: Vec<Axis>,
 }
@@ -59,7 +59,7 @@ fn raw_param(value: &Value) -> Result<RawParam, String> {
 fn strategy<'r>(
     index: usize,
     value: &Value,
-    registry: &'r Registry,
+    registry: &'r Catalog,
     problems: &mut Problems,
 ) -> Option<Strategy<'r>> {
     let path = format!("strategies[{index}]");
@@ -77,19 +77,12 @@ fn strategy<'r>(
         Some(Value::String(name)) => {
             let plugin = registry.find(name);
             if plugin.is_none() {
-                let available: Vec<&str> = registry
-                    .plugins
-                    .iter()
-                    .map(|p| p.manifest().name.as_str())
-                    .collect();
-                let available = if available.is_empty() {
-                    "none".to_owned()
-                } else {
-                    available.join(", ")
-                };
                 problems.add(
                     &plugin_path,
-                    format!("unknown plugin {name:?} (available: {available})"),
+                    format!(
+                        "unknown plugin {name:?} (available: {})",
+                        registry.available()
+                    ),
                 );
             }
             plugin
@@ -161,7 +154,11 @@ fn report_params(path: &str, error: &ParamsError, problems: &mut Problems) {
 
 /// Every parameter combination of `strategy`, in odometer order (the last axis, by name,
 /// varying fastest), resolved against the plugin's schema. Problems are reported once each.
-fn resolve_grid(strategy: &Strategy<'_>, plugin: &Plugin, problems: &mut Problems) -> Vec<Params> {
+fn resolve_grid(
+    strategy: &Strategy<'_>,
+    plugin: &PluginInfo,
+    problems: &mut Problems,
+) -> Vec<Params> {
     let mut resolved = Vec::new();
     let mut position = vec![0usize; strategy.axes.len()];
     loop {
@@ -193,7 +190,7 @@ fn resolve_grid(strategy: &Strategy<'_>, plugin: &Plugin, problems: &mut Problem
 
 /// Checks each grid value on its own (other parameters at their first value), for a job too
 /// large to enumerate: reports the same problems as [`resolve_grid`] without its cost.
-fn check_values(strategy: &Strategy<'_>, plugin: &Plugin, problems: &mut Problems) {
+fn check_values(strategy: &Strategy<'_>, plugin: &PluginInfo, problems: &mut Problems) {
     let first: BTreeMap<String, RawParam> = strategy
         .axes
         .iter()
@@ -230,7 +227,7 @@ pub(crate) fn expand(
     value: Option<&Value>,
     symbols: &[Symbol],
     symbol_count: usize,
-    registry: &Registry,
+    registry: &Catalog,
     limits: &crate::Limits,
     problems: &mut Problems,
 ) -> Vec<PlannedRun> {

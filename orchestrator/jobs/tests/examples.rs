@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use barwise_engine::{CandleColumns, Candles, ExecutionSettings, Fill, ParamValue};
 use barwise_jobs::{JobPlan, Limits, load_job};
-use barwise_plugin_host::Registry;
+use barwise_plugin_host::Catalog;
 use common::{data_dir, examples_dir, parse_in, problems, registry};
 
-fn example(name: &str, registry: &Registry) -> JobPlan {
+fn example(name: &str, registry: &Catalog) -> JobPlan {
     let path = examples_dir().join(name);
     load_job(&path, registry, &Limits::default()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -69,7 +69,8 @@ fn candles_in(path: &str, start: Option<i64>, end: Option<i64>) -> Candles {
 
 #[test]
 fn examples_run_on_the_bundled_data() {
-    let (_plugins, registry) = registry();
+    let (plugins, registry) = registry();
+    let loaded = barwise_plugin_host::Registry::scan(plugins.path()).unwrap();
     for name in ["quickstart.toml", "sweep.toml", "nightly.toml"] {
         let plan = example(name, &registry);
         let mut candles = BTreeMap::new();
@@ -77,8 +78,8 @@ fn examples_run_on_the_bundled_data() {
             let data = candles
                 .entry(run.data.clone())
                 .or_insert_with(|| candles_in(&run.data, plan.start_ms, plan.end_ms));
-            let plugin = registry.find(&run.plugin).unwrap();
-            assert_eq!(plugin.path(), run.plugin_path);
+            assert_eq!(registry.find(&run.plugin).unwrap().path(), run.plugin_path);
+            let plugin = loaded.find(&run.plugin).unwrap();
             let report = barwise_plugin_host::run_resolved(
                 plugin,
                 run.params.clone(),

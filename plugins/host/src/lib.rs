@@ -7,11 +7,13 @@
 //! crate directly but goes through the `barwise-runner` process, so a crashing plugin kills only
 //! the runner.
 
+mod catalog;
 mod error;
 mod loader;
 mod params;
 mod registry;
 
+pub use catalog::{Catalog, PluginInfo};
 pub use error::HostError;
 pub use loader::{Plugin, PluginManifest};
 pub use params::{ParamKind, ParamSchema, ParamsError, RawParam};

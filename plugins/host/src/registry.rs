@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{HostError, Plugin};
+use crate::{Catalog, HostError, Plugin, PluginInfo};
 
 /// A library in the plugin folder that could not be used.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejected {
     /// The file.
     pub path: PathBuf,
@@ -76,6 +76,21 @@ impl Registry {
             .plugins
             .sort_by(|a, b| a.manifest().name.cmp(&b.manifest().name));
         Ok(registry)
+    }
+
+    /// What the daemon needs to know of this folder: files and manifests, no library handles.
+    pub fn catalog(&self) -> Catalog {
+        Catalog {
+            plugins: self
+                .plugins
+                .iter()
+                .map(|p| PluginInfo {
+                    path: p.path().to_owned(),
+                    manifest: p.manifest().clone(),
+                })
+                .collect(),
+            rejected: self.rejected.clone(),
+        }
     }
 
     /// The plugin called `name`.

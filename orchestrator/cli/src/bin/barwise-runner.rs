@@ -1,7 +1,7 @@
 //! `barwise-runner`: runs a batch of backtests of one plugin in this process, so that plugin code
 //! never runs inside the daemon. Protocol and exit codes: `barwise::runner`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use barwise::runner::{self, ExitCode, RunnerSpec};
@@ -12,8 +12,13 @@ use clap::Parser;
 #[command(version)]
 struct Args {
     /// Read the spec from this file instead of standard input.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "catalog")]
     spec: Option<PathBuf>,
+    /// Instead of running anything, load every library in this plugin folder and print its
+    /// catalog (each plugin's file and manifest, and the rejected files with the reason) as one
+    /// JSON document. The daemon validates jobs with it without loading plugin code itself.
+    #[arg(long, value_name = "DIR")]
+    catalog: Option<PathBuf>,
 }
 
 fn read_spec(args: &Args) -> Result<RunnerSpec, String> {
@@ -51,6 +56,27 @@ fn main() {
             std::process::exit(ExitCode::OutputFailed as i32);
         }
     };
+    if let Some(dir) = &args.catalog {
+        let code = match barwise_plugin_host::Registry::scan(dir) {
+            Ok(registry) => {
+                let written = serde_json::to_writer(&mut results, &registry.catalog())
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| results.flush());
+                match written {
+                    Ok(()) => ExitCode::Ok,
+                    Err(e) => {
+                        eprintln!("barwise-runner: cannot write the catalog: {e}");
+                        ExitCode::OutputFailed
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("barwise-runner: {e}");
+                ExitCode::BadSpec
+            }
+        };
+        std::process::exit(code as i32);
+    }
     let code = match read_spec(&args) {
         Err(message) => {
             eprintln!("barwise-runner: {message}");

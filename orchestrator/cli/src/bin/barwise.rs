@@ -317,7 +317,11 @@ fn run_job(args: RunArgs) -> Result<()> {
     use std::io::IsTerminal as _;
     let metric = Metric::parse(&args.rank_by).map_err(|e| anyhow!("--rank-by: {e}"))?;
     let registry = load_registry(args.plugin_dir.clone())?;
-    let plan = barwise_jobs::load_job(&args.job, &registry, &barwise_jobs::Limits::default())?;
+    let plan = barwise_jobs::load_job(
+        &args.job,
+        &registry.catalog(),
+        &barwise_jobs::Limits::default(),
+    )?;
     let url = args
         .database_url
         .clone()
