@@ -8,20 +8,22 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use barwise_engine::ExecutionSettings;
 use barwise_jobs::{JobPlan, PlannedRun};
 use barwise_plugin_host::RawParam;
 use barwise_storage::{
     JobStatus, NewJob, RecordOutcome, RunRecord, RunResult, StorageError, Store,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::runner::{ExitCode, RunOutcome, RunSpec, RunnerSpec};
 
 /// Runs per runner process: small enough that a crash loses little and all workers stay busy,
 /// large enough that a data file is loaded once for several runs.
-const BATCH: usize = 8;
+pub const BATCH: usize = 8;
 
 /// Counts shown while a job runs.
 #[derive(Debug, Default)]
@@ -73,6 +75,88 @@ pub fn new_job_id(name: &str, at_ms: i64) -> String {
     format!("{slug}-{at_ms}-{:08x}", u32::from_le_bytes(random))
 }
 
+/// What every run of a job shares, and what a worker needs besides the runs themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    /// `[execution]` of the job.
+    pub execution: ExecutionSettings,
+    /// `data.start` (inclusive), epoch ms.
+    pub start_ms: Option<i64>,
+    /// `data.end` (exclusive), epoch ms.
+    pub end_ms: Option<i64>,
+    /// `job.timeout` in ms, counted from the job's start.
+    pub timeout_ms: u64,
+}
+
+impl RunSettings {
+    /// The settings of `plan`.
+    pub fn of(plan: &JobPlan) -> RunSettings {
+        RunSettings {
+            execution: plan.execution,
+            start_ms: plan.start_ms,
+            end_ms: plan.end_ms,
+            timeout_ms: plan.timeout_ms,
+        }
+    }
+}
+
+/// Why runs stop before they are all done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The job's timeout passed: the runs left fail with that reason.
+    TimedOut = 1,
+    /// The job was cancelled: the runs left get no result.
+    Cancelled = 2,
+    /// This process is shutting down: the runs left get no result here and are handed back.
+    ShuttingDown = 3,
+}
+
+/// A flag, raised once with a reason, that makes every runner of a job be killed and no new
+/// one start.
+#[derive(Debug, Default)]
+pub struct StopSignal(AtomicU8);
+
+impl StopSignal {
+    /// Raises the flag; the first reason wins. Returns whether this call raised it.
+    pub fn stop(&self, reason: StopReason) -> bool {
+        self.0
+            .compare_exchange(0, reason as u8, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The reason, once raised.
+    pub fn reason(&self) -> Option<StopReason> {
+        match self.0.load(Ordering::SeqCst) {
+            1 => Some(StopReason::TimedOut),
+            2 => Some(StopReason::Cancelled),
+            3 => Some(StopReason::ShuttingDown),
+            _ => None,
+        }
+    }
+}
+
+/// Runs of one plugin for one runner process, each with its index in the job.
+pub type Batch<'a> = (&'a Path, Vec<(usize, &'a PlannedRun)>);
+
+/// Groups runs into batches of at most `size` runs of one plugin, in plan order.
+pub fn batches(runs: &[PlannedRun], size: usize) -> Vec<Batch<'_>> {
+    let mut by_plugin: BTreeMap<&Path, Vec<(usize, &PlannedRun)>> = BTreeMap::new();
+    for (index, run) in runs.iter().enumerate() {
+        by_plugin
+            .entry(run.plugin_path.as_path())
+            .or_default()
+            .push((index, run));
+    }
+    by_plugin
+        .into_iter()
+        .flat_map(|(plugin, runs)| {
+            runs.chunks(size.max(1))
+                .map(|chunk| (plugin, chunk.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Records the job and executes all its runs; returns when every run has a result (or the
 /// timeout passed). `on_progress` is called after each result.
 ///
@@ -97,52 +181,99 @@ pub fn execute(
         timeout_ms: Some(i64::try_from(plan.timeout_ms).unwrap_or(i64::MAX)),
     })?;
     store.set_job_status(&job_id, JobStatus::Running, now_ms(), None)?;
-
-    // Batches of runs of one plugin, in plan order.
-    let mut by_plugin: BTreeMap<&Path, Vec<(usize, &PlannedRun)>> = BTreeMap::new();
-    for (index, run) in plan.runs.iter().enumerate() {
-        by_plugin
-            .entry(run.plugin_path.as_path())
-            .or_default()
-            .push((index, run));
-    }
-    let batches: Vec<(&Path, Vec<(usize, &PlannedRun)>)> = by_plugin
-        .into_iter()
-        .flat_map(|(plugin, runs)| {
-            runs.chunks(BATCH)
-                .map(|chunk| (plugin, chunk.to_vec()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-
-    let next = AtomicUsize::new(0);
     let progress = Progress::default();
-    let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
-    let timed_out = AtomicBool::new(false);
-    // Set when results can no longer be stored: no point running more backtests.
-    let aborted = AtomicBool::new(false);
-    let children: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
-    let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
-    let total = plan.runs.len();
-    let context = BatchContext {
-        plan,
+    let executor = Executor {
         store,
         runner,
         job_id: &job_id,
+        settings: RunSettings::of(plan),
         progress: &progress,
         on_progress,
-        total,
+        total: plan.runs.len(),
     };
+    let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
+    let stop = StopSignal::default();
+    let outcome = |status| JobOutcome {
+        job_id: job_id.clone(),
+        status,
+        succeeded: progress.succeeded.load(Ordering::SeqCst),
+        failed: progress.failed.load(Ordering::SeqCst),
+    };
+    match run_batches(
+        &executor,
+        &batches(&plan.runs, BATCH),
+        workers,
+        deadline,
+        &stop,
+    ) {
+        Err(RunError::Storage(e)) => {
+            let _ =
+                store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(&e.to_string()));
+            Err(e)
+        }
+        Err(RunError::WorkerPanicked) => {
+            let message = "a worker thread panicked; some runs may have no result";
+            store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(message))?;
+            Ok(outcome(JobStatus::Failed))
+        }
+        Ok(()) => {
+            let (status, error) = match stop.reason() {
+                Some(StopReason::TimedOut) => (
+                    JobStatus::Failed,
+                    Some(format!("timed out after {} ms", plan.timeout_ms)),
+                ),
+                Some(_) => (JobStatus::Cancelled, None),
+                None => (JobStatus::Completed, None),
+            };
+            store.set_job_status(&job_id, status, now_ms(), error.as_deref())?;
+            Ok(outcome(status))
+        }
+    }
+}
+
+/// Why [`run_batches`] could not give every run a result.
+#[derive(Debug)]
+pub enum RunError {
+    /// Results could not be stored; execution was abandoned at the first such error.
+    Storage(StorageError),
+    /// A worker thread panicked (a bug): some runs may have no result.
+    WorkerPanicked,
+}
+
+/// Executes `batches` on `workers` threads, each driving one runner process at a time. When
+/// the deadline passes, or `stop` is raised, every runner is killed within 50 ms and no new
+/// one starts: on a timeout the runs left are recorded as failed; on a cancel or shutdown they
+/// are left without a result.
+///
+/// # Errors
+/// [`RunError`]; failing runs are not errors (they are recorded as failed).
+pub fn run_batches(
+    executor: &Executor<'_>,
+    batches: &[Batch<'_>],
+    workers: usize,
+    deadline: Instant,
+    stop: &StopSignal,
+) -> Result<(), RunError> {
+    let next = AtomicUsize::new(0);
+    let children: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+    let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
+    let aborted = AtomicBool::new(false);
     let done = AtomicBool::new(false);
     let worker_panicked = AtomicBool::new(false);
+    let keep_error = |e: StorageError| {
+        aborted.store(true, Ordering::SeqCst);
+        if let Ok(mut first) = first_error.lock() {
+            first.get_or_insert(e);
+        }
+    };
     std::thread::scope(|scope| {
-        // The watchdog kills every runner when the job's timeout passes.
+        // The watchdog kills every runner when the job must stop.
         scope.spawn(|| {
             while !done.load(Ordering::SeqCst) {
                 if Instant::now() >= deadline {
-                    timed_out.store(true, Ordering::SeqCst);
+                    stop.stop(StopReason::TimedOut);
                 }
-                if timed_out.load(Ordering::SeqCst) || aborted.load(Ordering::SeqCst) {
+                if stop.reason().is_some() || aborted.load(Ordering::SeqCst) {
                     let pids: Vec<u32> = children
                         .lock()
                         .map(|c| c.iter().copied().collect())
@@ -154,7 +285,7 @@ pub fn execute(
                         }
                     }
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(20));
             }
         });
         let handles: Vec<_> = (0..workers.max(1))
@@ -165,19 +296,22 @@ pub fn execute(
                         let Some((plugin, runs)) = batches.get(i) else {
                             break;
                         };
-                        if timed_out.load(Ordering::SeqCst) {
-                            let reason = format!("job timed out after {} ms", plan.timeout_ms);
-                            if let Err(e) = context.fail_all(runs, &reason, 0)
-                                && let Ok(mut first) = first_error.lock()
-                            {
-                                first.get_or_insert(e);
-                            }
-                            continue;
+                        if aborted.load(Ordering::SeqCst) {
+                            break;
                         }
-                        if let Err(e) = context.run_batch(plugin, runs, &children, &timed_out)
-                            && let Ok(mut first) = first_error.lock()
-                        {
-                            first.get_or_insert(e);
+                        match stop.reason() {
+                            Some(StopReason::TimedOut) => {
+                                let reason = executor.timeout_message();
+                                if let Err(e) = executor.fail_all(runs, &reason, 0) {
+                                    keep_error(e);
+                                }
+                                continue;
+                            }
+                            Some(_) => break,
+                            None => {}
+                        }
+                        if let Err(e) = executor.run_batch(plugin, runs, &children, stop) {
+                            keep_error(e);
                         }
                     }
                 })
@@ -190,47 +324,48 @@ pub fn execute(
         }
         done.store(true, Ordering::SeqCst);
     });
-    if worker_panicked.load(Ordering::SeqCst) {
-        let message = "a worker thread panicked; some runs may have no result";
-        store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(message))?;
-        return Ok(JobOutcome {
-            job_id,
-            status: JobStatus::Failed,
-            succeeded: progress.succeeded.load(Ordering::SeqCst),
-            failed: progress.failed.load(Ordering::SeqCst),
-        });
-    }
     if let Some(e) = first_error.into_inner().ok().flatten() {
-        let _ = store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(&e.to_string()));
-        return Err(e);
+        return Err(RunError::Storage(e));
     }
-    let status = if timed_out.load(Ordering::SeqCst) {
-        JobStatus::Failed
-    } else {
-        JobStatus::Completed
-    };
-    let error =
-        (status == JobStatus::Failed).then(|| format!("timed out after {} ms", plan.timeout_ms));
-    store.set_job_status(&job_id, status, now_ms(), error.as_deref())?;
-    Ok(JobOutcome {
-        job_id,
-        status,
-        succeeded: progress.succeeded.load(Ordering::SeqCst),
-        failed: progress.failed.load(Ordering::SeqCst),
-    })
+    if worker_panicked.load(Ordering::SeqCst) {
+        return Err(RunError::WorkerPanicked);
+    }
+    Ok(())
 }
 
-struct BatchContext<'a> {
-    plan: &'a JobPlan,
-    store: &'a Store,
-    runner: &'a Path,
-    job_id: &'a str,
-    progress: &'a Progress,
-    on_progress: &'a (dyn Fn(&Progress, usize) + Sync),
-    total: usize,
+/// Where results go and how runners are started, for one job.
+pub struct Executor<'a> {
+    /// The results database.
+    pub store: &'a Store,
+    /// The `barwise-runner` executable.
+    pub runner: &'a Path,
+    /// The job the runs belong to.
+    pub job_id: &'a str,
+    /// Execution settings and time range of the job.
+    pub settings: RunSettings,
+    /// Counters of results recorded by this executor.
+    pub progress: &'a Progress,
+    /// Called after each recorded result with the counters and `total`.
+    pub on_progress: &'a (dyn Fn(&Progress, usize) + Sync),
+    /// Runs in the job.
+    pub total: usize,
 }
 
-impl BatchContext<'_> {
+impl std::fmt::Debug for Executor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("job_id", &self.job_id)
+            .field("runner", &self.runner)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor<'_> {
+    fn timeout_message(&self) -> String {
+        format!("job timed out after {} ms", self.settings.timeout_ms)
+    }
+
     fn record(
         &self,
         index: usize,
@@ -247,7 +382,7 @@ impl BatchContext<'_> {
             data_source: run.data.clone(),
             plugin_name: run.plugin.clone(),
             params_json: serde_json::to_string(&run.params).unwrap_or_default(),
-            execution_json: serde_json::to_string(&self.plan.execution).unwrap_or_default(),
+            execution_json: serde_json::to_string(&self.settings.execution).unwrap_or_default(),
             attempts: 1,
             started_ms: now - elapsed_ms as i64,
             finished_ms: now,
@@ -284,12 +419,18 @@ impl BatchContext<'_> {
         plugin: &Path,
         runs: &[(usize, &PlannedRun)],
         children: &Mutex<BTreeSet<u32>>,
-        timed_out: &AtomicBool,
+        stop: &StopSignal,
     ) -> Result<(), StorageError> {
         let mut pending: Vec<(usize, &PlannedRun)> = runs.to_vec();
         while !pending.is_empty() {
-            let (unreported, crash, elapsed) =
-                self.run_once(plugin, &pending, children, timed_out)?;
+            match stop.reason() {
+                Some(StopReason::TimedOut) => {
+                    return self.fail_all(&pending, &self.timeout_message(), 0);
+                }
+                Some(_) => return Ok(()),
+                None => {}
+            }
+            let (unreported, crash, elapsed) = self.run_once(plugin, &pending, children, stop)?;
             let Some(crash) = crash else {
                 break;
             };
@@ -313,7 +454,7 @@ impl BatchContext<'_> {
         plugin: &Path,
         runs: &[(usize, &'r PlannedRun)],
         children: &Mutex<BTreeSet<u32>>,
-        timed_out: &AtomicBool,
+        stop: &StopSignal,
     ) -> Result<(Vec<(usize, &'r PlannedRun)>, Option<String>, u64), StorageError> {
         let spec = RunnerSpec {
             plugin: plugin.to_owned(),
@@ -327,9 +468,9 @@ impl BatchContext<'_> {
                         .iter()
                         .map(|(k, v)| (k.clone(), RawParam::Value(*v)))
                         .collect(),
-                    execution: self.plan.execution,
-                    start_ms: self.plan.start_ms,
-                    end_ms: self.plan.end_ms,
+                    execution: self.settings.execution,
+                    start_ms: self.settings.start_ms,
+                    end_ms: self.settings.end_ms,
                 })
                 .collect(),
         };
@@ -428,9 +569,9 @@ impl BatchContext<'_> {
         }
         let stderr_text = stderr_text.trim();
         let final_reason = match status {
-            _ if timed_out.load(Ordering::SeqCst) => {
-                format!("job timed out after {} ms", self.plan.timeout_ms)
-            }
+            _ if stop.reason() == Some(StopReason::TimedOut) => self.timeout_message(),
+            // Cancelled or shutting down: the runs left get no result here.
+            _ if stop.reason().is_some() => return Ok((Vec::new(), None, elapsed)),
             // The spec or the plugin was refused: nothing in this batch can run.
             Ok(s)
                 if matches!(

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use barwise_engine::{ExecutionSettings, Params};
 use barwise_plugin_host::Catalog;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use data::URL_SCHEMES;
 pub use error::{JobError, JobErrors};
@@ -69,7 +69,7 @@ pub struct JobPlan {
 }
 
 /// One backtest of a job: a strategy with fixed parameters on one symbol's candles.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRun {
     /// `{symbol}|{plugin}|{params as canonical JSON}`: deterministic, and unique within the job.
     pub run_key: String,

@@ -8,6 +8,7 @@
 //! and one set of trades.
 
 mod error;
+mod lifecycle;
 mod migrate;
 mod models;
 mod records;

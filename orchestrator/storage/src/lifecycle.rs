@@ -1,0 +1,189 @@
+//! Queries the daemon needs beyond recording results: guarded job state changes (so that two
+//! daemons, or a worker and a cancel request, never overwrite each other's decision), which runs
+//! of a job already have a result, and the cron schedules.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+
+use crate::models::{JobRow, JobStatus, ScheduleRow};
+use crate::schema::{jobs, runs, schedules};
+use crate::store::with_conn;
+use crate::{StorageError, Store};
+
+impl Store {
+    /// Moves a job to `to` only if its status is one of `from`; returns whether it moved. Moving
+    /// to `running` keeps the first start time; moving to a final state sets the end time and
+    /// `error`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn transition_job(
+        &self,
+        id: &str,
+        from: &[JobStatus],
+        to: JobStatus,
+        at_ms: i64,
+        error: Option<&str>,
+    ) -> Result<bool, StorageError> {
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let finished = matches!(
+            to,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        );
+        let changed = with_conn!(self, conn => {
+            let target = jobs::table
+                .filter(jobs::id.eq(id))
+                .filter(jobs::status.eq_any(&from));
+            let result = if to == JobStatus::Running {
+                diesel::update(target)
+                    .set((
+                        jobs::status.eq(to.as_str()),
+                        jobs::started_ms.eq(diesel::dsl::sql::<
+                            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+                        >("COALESCE(started_ms, ")
+                        .bind::<diesel::sql_types::BigInt, _>(at_ms)
+                        .sql(")")),
+                    ))
+                    .execute(conn)
+            } else if finished {
+                diesel::update(target)
+                    .set((
+                        jobs::status.eq(to.as_str()),
+                        jobs::finished_ms.eq(Some(at_ms)),
+                        jobs::error.eq(error),
+                    ))
+                    .execute(conn)
+            } else {
+                diesel::update(target).set(jobs::status.eq(to.as_str())).execute(conn)
+            };
+            result.map_err(|e| StorageError::query(&self.db, "changing a job's status", e))?
+        });
+        Ok(changed > 0)
+    }
+
+    /// Marks a running job `completed` when every run has a result; returns the job as it is
+    /// afterwards.
+    ///
+    /// # Errors
+    /// [`StorageError::NotFound`], database errors.
+    pub fn complete_job_if_done(&self, id: &str, at_ms: i64) -> Result<JobRow, StorageError> {
+        let job = self.job(id)?;
+        if job.status == JobStatus::Running.as_str()
+            && job.runs_succeeded + job.runs_failed >= job.runs_total
+        {
+            self.transition_job(id, &[JobStatus::Running], JobStatus::Completed, at_ms, None)?;
+            return self.job(id);
+        }
+        Ok(job)
+    }
+
+    /// Run keys of a job that already have a result (succeeded or failed).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn finished_run_keys(&self, job_id: &str) -> Result<HashSet<String>, StorageError> {
+        let keys: Vec<String> = with_conn!(self, conn => {
+            runs::table
+                .filter(runs::job_id.eq(job_id))
+                .select(runs::run_key)
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "reading finished runs", e))?
+        });
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Jobs in `status`, oldest submission first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn jobs_in_status(&self, status: JobStatus) -> Result<Vec<JobRow>, StorageError> {
+        with_conn!(self, conn => {
+            jobs::table
+                .filter(jobs::status.eq(status.as_str()))
+                .order(jobs::submitted_ms.asc())
+                .select(JobRow::as_select())
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "listing jobs by status", e))
+        })
+    }
+
+    /// Adds a schedule, or replaces the cron expression, template and enabled flag of the one
+    /// with that name (keeping its fire times).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn upsert_schedule(&self, schedule: &ScheduleRow) -> Result<(), StorageError> {
+        with_conn!(self, conn => {
+            diesel::insert_into(schedules::table)
+                .values(schedule)
+                .on_conflict(schedules::name)
+                .do_update()
+                .set((
+                    schedules::cron.eq(&schedule.cron),
+                    schedules::job_template.eq(&schedule.job_template),
+                    schedules::enabled.eq(schedule.enabled),
+                ))
+                .execute(conn)
+                .map_err(|e| StorageError::query(&self.db, "saving a schedule", e))?;
+        });
+        Ok(())
+    }
+
+    /// Every schedule, by name.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn list_schedules(&self) -> Result<Vec<ScheduleRow>, StorageError> {
+        with_conn!(self, conn => {
+            schedules::table
+                .order(schedules::name.asc())
+                .select(ScheduleRow::as_select())
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "listing schedules", e))
+        })
+    }
+
+    /// Removes a schedule; false when there was none of that name.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn delete_schedule(&self, name: &str) -> Result<bool, StorageError> {
+        let deleted = with_conn!(self, conn => {
+            diesel::delete(schedules::table.filter(schedules::name.eq(name)))
+                .execute(conn)
+                .map_err(|e| StorageError::query(&self.db, "deleting a schedule", e))?
+        });
+        Ok(deleted > 0)
+    }
+
+    /// Records that a schedule fired at `last_ms` (never moving it backwards) and its next tick.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn set_schedule_fired(
+        &self,
+        name: &str,
+        last_ms: i64,
+        next_ms: Option<i64>,
+    ) -> Result<(), StorageError> {
+        with_conn!(self, conn => {
+            diesel::update(
+                schedules::table
+                    .filter(schedules::name.eq(name))
+                    .filter(
+                        schedules::last_fire_ms
+                            .is_null()
+                            .or(schedules::last_fire_ms.le(last_ms)),
+                    ),
+            )
+            .set((
+                schedules::last_fire_ms.eq(Some(last_ms)),
+                schedules::next_fire_ms.eq(next_ms),
+            ))
+            .execute(conn)
+            .map_err(|e| StorageError::query(&self.db, "updating a schedule", e))?;
+        });
+        Ok(())
+    }
+}
