@@ -399,7 +399,11 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn fail_all(
+    /// Records every run of `runs` as failed with `reason`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn fail_all(
         &self,
         runs: &[(usize, &PlannedRun)],
         reason: &str,

@@ -1,5 +1,6 @@
 //! Aligned plain-text tables and the human summary of a report.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use barwise_engine::{Report, Trade};
@@ -234,6 +235,90 @@ pub fn report_summary(report: &Report, data_name: &str, trades_shown: usize) -> 
         }
     }
     out
+}
+
+/// The ranked-runs table of `barwise run` and `barwise results`: rank, symbol, strategy, the
+/// parameters that vary between the runs shown, key metrics, and the error of failed runs.
+pub fn ranked_runs(runs: &[barwise_storage::RunRow]) -> String {
+    let parsed: Vec<BTreeMap<String, serde_json::Value>> = runs
+        .iter()
+        .map(|r| serde_json::from_str(&r.params).unwrap_or_default())
+        .collect();
+    // Show the parameters that differ between the runs shown (all of them if none do).
+    let varying: Vec<&String> = parsed
+        .first()
+        .map(|first| {
+            first
+                .keys()
+                .filter(|k| parsed.iter().any(|p| p.get(*k) != first.get(*k)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .zip(&parsed)
+        .enumerate()
+        .map(|(i, (r, params))| {
+            let params: Vec<String> = params
+                .iter()
+                .filter(|(k, _)| varying.is_empty() || varying.contains(k))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            vec![
+                (i + 1).to_string(),
+                r.symbol.clone(),
+                r.plugin_name.clone(),
+                params.join(" "),
+                percent(r.total_return),
+                number(r.sharpe, 3),
+                percent(r.max_drawdown),
+                r.trade_count.map_or_else(|| "-".into(), |t| t.to_string()),
+                if r.status == "succeeded" {
+                    String::new()
+                } else {
+                    r.error.clone().unwrap_or_default()
+                },
+            ]
+        })
+        .collect();
+    render(
+        &[
+            "#",
+            "symbol",
+            "strategy",
+            "params",
+            "total_return",
+            "sharpe",
+            "max_drawdown",
+            "trades",
+            "error",
+        ],
+        &[
+            Align::Right,
+            Align::Left,
+            Align::Left,
+            Align::Left,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Left,
+        ],
+        &rows,
+    )
+}
+
+/// A run row as JSON, with its stored parameter and execution JSON texts as objects.
+pub fn run_json(run: &barwise_storage::RunRow) -> serde_json::Value {
+    let mut value = serde_json::to_value(run).unwrap_or_default();
+    for key in ["params", "execution"] {
+        if let Some(text) = value.get(key).and_then(serde_json::Value::as_str)
+            && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            value[key] = parsed;
+        }
+    }
+    value
 }
 
 #[cfg(test)]

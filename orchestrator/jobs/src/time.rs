@@ -9,24 +9,25 @@ use crate::error::describe;
 /// What a duration looks like, for messages.
 pub(crate) const DURATION_EXPECTED: &str = "expected a duration like \"30m\" or \"2h\"";
 
-/// Parses a duration: a whole number followed by one unit, `s` (seconds), `m` (minutes), `h`
-/// (hours) or `d` (days), with nothing else (`"90s"`, `"15m"`, `"2h"`, `"1d"`). Returns
-/// milliseconds.
+/// Parses a duration: a whole number followed by one unit, `ms` (milliseconds), `s` (seconds),
+/// `m` (minutes), `h` (hours) or `d` (days), with nothing else (`"250ms"`, `"90s"`, `"15m"`,
+/// `"2h"`, `"1d"`). Returns milliseconds.
 ///
 /// # Errors
 /// A message for text of another form (`"1.5h"`, `"2 h"`, `"h"`, `"5"`, `"-1m"`), a zero
 /// duration, or one too large for `u64` milliseconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let bad = || format!("{DURATION_EXPECTED}, got {text:?}");
-    let unit_ms: u64 = match text.as_bytes().last() {
-        Some(b's') => 1_000,
-        Some(b'm') => 60_000,
-        Some(b'h') => 3_600_000,
-        Some(b'd') => 86_400_000,
+    let (unit_ms, unit_len): (u64, usize) = match text.as_bytes() {
+        [.., b'm', b's'] => (1, 2),
+        [.., b's'] => (1_000, 1),
+        [.., b'm'] => (60_000, 1),
+        [.., b'h'] => (3_600_000, 1),
+        [.., b'd'] => (86_400_000, 1),
         _ => return Err(bad()),
     };
-    // The unit is one ASCII byte, so this slice ends on a character boundary.
-    let digits = &text[..text.len() - 1];
+    // The unit is ASCII, so this slice ends on a character boundary.
+    let digits = &text[..text.len() - unit_len];
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }

@@ -267,6 +267,7 @@ fn grid_size_is_limited_before_expansion() {
 #[test]
 fn durations() {
     let ok = [
+        ("250ms", 250),
         ("1s", 1_000),
         ("90s", 90_000),
         ("15m", 900_000),
@@ -290,8 +291,11 @@ fn durations() {
         ("+1m", shape("+1m")),
         ("1w", shape("1w")),
         ("2H", shape("2H")),
-        ("1ms", shape("1ms")),
+        ("ms", shape("ms")),
+        ("1 ms", shape("1 ms")),
+        ("1mss", shape("1mss")),
         ("1hé", shape("1hé")),
+        ("0ms", "must be greater than zero, got \"0ms\"".to_owned()),
         ("0s", "must be greater than zero, got \"0s\"".to_owned()),
         (
             "99999999999999999999d",

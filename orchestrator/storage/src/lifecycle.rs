@@ -123,6 +123,8 @@ impl Store {
                     schedules::cron.eq(&schedule.cron),
                     schedules::job_template.eq(&schedule.job_template),
                     schedules::enabled.eq(schedule.enabled),
+                    schedules::source.eq(&schedule.source),
+                    schedules::base_dir.eq(&schedule.base_dir),
                 ))
                 .execute(conn)
                 .map_err(|e| StorageError::query(&self.db, "saving a schedule", e))?;

@@ -116,7 +116,9 @@ pub struct JobRow {
 }
 
 /// A run row: identity, settings, outcome and every metric as its own column.
-#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, Insertable)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, serde::Deserialize, Queryable, Selectable, Insertable,
+)]
 #[diesel(table_name = runs, treat_none_as_default_value = false)]
 pub struct RunRow {
     /// Run id.
@@ -237,6 +239,10 @@ pub struct ScheduleRow {
     pub last_fire_ms: Option<i64>,
     /// Next tick, epoch ms.
     pub next_fire_ms: Option<i64>,
+    /// `api`, or `file:PATH` for a job file in a daemon's schedules folder.
+    pub source: String,
+    /// Folder that relative data paths of the template resolve against.
+    pub base_dir: Option<String>,
 }
 
 /// A backup catalog row.

@@ -84,6 +84,8 @@ diesel::table! {
         created_ms -> BigInt,
         last_fire_ms -> Nullable<BigInt>,
         next_fire_ms -> Nullable<BigInt>,
+        source -> Text,
+        base_dir -> Nullable<Text>,
     }
 }
 

@@ -154,7 +154,14 @@ impl Store {
                     })?;
                 }
                 let path_text = path.to_string_lossy().into_owned();
-                SqliteConnection::establish(&path_text).map_err(|e| unreachable(e.to_string()))?;
+                // Switch a new file to WAL once, on one connection: several pool connections
+                // doing it at once on a fresh file would race for the lock it needs.
+                let mut first = SqliteConnection::establish(&path_text)
+                    .map_err(|e| unreachable(e.to_string()))?;
+                SqliteSetup
+                    .on_acquire(&mut first)
+                    .map_err(|e| unreachable(e.to_string()))?;
+                drop(first);
                 let pool = Pool::builder()
                     .max_size(4)
                     .connection_timeout(Duration::from_secs(10))

@@ -30,6 +30,79 @@ enum Command {
     /// Write the HTML report of a job from the results database: runs ranked by a metric, and a
     /// heatmap of the metric over two parameters for sweeps.
     Report(ReportArgs),
+    /// Run the daemon: HTTP API, queue workers and cron scheduler (see docs/OPERATIONS.md).
+    Serve(ServeArgs),
+    /// Submit a job file to the daemon (relative data paths resolve against the file's folder).
+    Submit(SubmitArgs),
+    /// Show a job's status and progress.
+    Status(JobIdArgs),
+    /// List jobs, newest first.
+    List(ListArgs),
+    /// Cancel a queued or running job (finished runs are kept).
+    Cancel(JobIdArgs),
+    /// Show the best runs of a job.
+    Results(ResultsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Configuration file (TOML; every key optional, see config/barwise.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address of the HTTP API [default: `listen` of the config, else 127.0.0.1:8420].
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Log lines as JSON objects instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SubmitArgs {
+    /// The job file (TOML).
+    job: PathBuf,
+    /// Follow progress until the job ends; exit 1 unless it completed with no failed run.
+    #[arg(long)]
+    wait: bool,
+    /// A key that makes a repeated submission return the first job instead of a new one.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    #[command(flatten)]
+    server: barwise::client::ServerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct JobIdArgs {
+    /// Job id.
+    id: String,
+    #[command(flatten)]
+    server: barwise::client::ServerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// Only jobs in this status (queued, running, completed, failed, cancelled).
+    #[arg(long)]
+    status: Option<String>,
+    /// How many jobs.
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+    #[command(flatten)]
+    server: barwise::client::ServerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ResultsArgs {
+    /// Job id.
+    id: String,
+    /// Metric to rank by (best first; lowest first for max_drawdown).
+    #[arg(long, default_value = "sharpe")]
+    metric: String,
+    /// How many runs.
+    #[arg(long, default_value_t = 20)]
+    top: u32,
+    #[command(flatten)]
+    server: barwise::client::ServerArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -314,7 +387,6 @@ fn plugins(args: PluginsArgs) -> Result<()> {
 
 fn run_job(args: RunArgs) -> Result<()> {
     use barwise_storage::{Metric, Store};
-    use std::io::IsTerminal as _;
     let metric = Metric::parse(&args.rank_by).map_err(|e| anyhow!("--rank-by: {e}"))?;
     let registry = load_registry(args.plugin_dir.clone())?;
     let plan = barwise_jobs::load_job(
@@ -338,40 +410,19 @@ fn run_job(args: RunArgs) -> Result<()> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let total = plan.runs.len();
-    let terminal = std::io::stderr().is_terminal();
     eprintln!(
         "job {}: {total} run(s) on {workers} worker(s), results in {}",
         plan.name,
         store.display_url()
     );
     let started = std::time::Instant::now();
-    let last_line = std::sync::Mutex::new(0usize);
+    let line = std::sync::Mutex::new(barwise::progress::ProgressLine::new());
     let on_progress = |p: &barwise::execute::Progress, total: usize| {
         use std::sync::atomic::Ordering;
-        let ok = p.succeeded.load(Ordering::SeqCst);
         let failed = p.failed.load(Ordering::SeqCst);
-        let done = ok + failed;
-        if terminal {
-            let width = 30;
-            let filled = (done * width)
-                .checked_div(total)
-                .unwrap_or(width)
-                .min(width);
-            eprint!(
-                "\r[{}{}] {done}/{total} runs ({failed} failed)",
-                "=".repeat(filled),
-                " ".repeat(width - filled)
-            );
-            if done == total {
-                eprintln!();
-            }
-        } else if let Ok(mut last) = last_line.lock() {
-            // Plain lines for logs: every 10 % and at the end.
-            let step = (total / 10).max(1);
-            if done == total || done >= *last + step {
-                *last = done;
-                eprintln!("progress: {done}/{total} runs ({failed} failed)");
-            }
+        let done = p.succeeded.load(Ordering::SeqCst) + failed;
+        if let Ok(mut line) = line.lock() {
+            line.update(done, failed, total);
         }
     };
     let outcome = barwise::execute::execute(&plan, &store, &runner, workers, &on_progress)?;
@@ -386,7 +437,7 @@ fn run_job(args: RunArgs) -> Result<()> {
                 "failed": outcome.failed,
                 "database": store.display_url(),
                 "ranked_by": args.rank_by,
-                "runs": best.iter().map(run_json).collect::<Vec<_>>(),
+                "runs": best.iter().map(table::run_json).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
@@ -399,76 +450,8 @@ fn run_job(args: RunArgs) -> Result<()> {
                 outcome.failed,
                 started.elapsed().as_secs_f64()
             );
-            let parsed: Vec<BTreeMap<String, serde_json::Value>> = best
-                .iter()
-                .map(|r| serde_json::from_str(&r.params).unwrap_or_default())
-                .collect();
-            // Show the parameters that differ between the runs shown (all of them if none do).
-            let varying: Vec<&String> = parsed
-                .first()
-                .map(|first| {
-                    first
-                        .keys()
-                        .filter(|k| parsed.iter().any(|p| p.get(*k) != first.get(*k)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let rows: Vec<Vec<String>> = best
-                .iter()
-                .zip(&parsed)
-                .enumerate()
-                .map(|(i, (r, params))| {
-                    let params: Vec<String> = params
-                        .iter()
-                        .filter(|(k, _)| varying.is_empty() || varying.contains(k))
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect();
-                    vec![
-                        (i + 1).to_string(),
-                        r.symbol.clone(),
-                        r.plugin_name.clone(),
-                        params.join(" "),
-                        table::percent(r.total_return),
-                        table::number(r.sharpe, 3),
-                        table::percent(r.max_drawdown),
-                        r.trade_count.map_or_else(|| "-".into(), |t| t.to_string()),
-                        if r.status == "succeeded" {
-                            String::new()
-                        } else {
-                            r.error.clone().unwrap_or_default()
-                        },
-                    ]
-                })
-                .collect();
-            println!("\nbest {} of {total} by {}:", rows.len(), args.rank_by);
-            print!(
-                "{}",
-                table::render(
-                    &[
-                        "#",
-                        "symbol",
-                        "strategy",
-                        "params",
-                        "total_return",
-                        "sharpe",
-                        "max_drawdown",
-                        "trades",
-                        "error"
-                    ],
-                    &[
-                        Align::Right,
-                        Align::Left,
-                        Align::Left,
-                        Align::Left,
-                        Align::Right,
-                        Align::Right,
-                        Align::Right,
-                        Align::Right,
-                        Align::Left
-                    ],
-                    &rows,
-                )
-            );
+            println!("\nbest {} of {total} by {}:", best.len(), args.rank_by);
+            print!("{}", table::ranked_runs(&best));
             println!("\nresults: {}", store.display_url());
         }
     }
@@ -529,19 +512,6 @@ fn run_report(store: &barwise_storage::Store, run_id: &str, args: &ReportArgs) -
     Ok(())
 }
 
-/// A run row as JSON, with its stored parameter and execution JSON texts as objects.
-fn run_json(run: &barwise_storage::RunRow) -> serde_json::Value {
-    let mut value = serde_json::to_value(run).unwrap_or_default();
-    for key in ["params", "execution"] {
-        if let Some(text) = value.get(key).and_then(serde_json::Value::as_str)
-            && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text)
-        {
-            value[key] = parsed;
-        }
-    }
-    value
-}
-
 fn job_report(args: ReportArgs) -> Result<()> {
     use barwise_storage::{Metric, Store};
     let metric = Metric::parse(&args.metric).map_err(|e| anyhow!("--metric: {e}"))?;
@@ -599,6 +569,36 @@ fn job_report(args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
+fn serve(args: ServeArgs) -> Result<()> {
+    use barwise::daemon::{config::Config, serve};
+    serve::init_logging(if args.log_json {
+        serve::LogFormat::Json
+    } else {
+        serve::LogFormat::Text
+    });
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    serve::serve(config)
+}
+
+fn submit(args: SubmitArgs) -> Result<()> {
+    let client = barwise::client::Client::new(&args.server)?;
+    let job = barwise::client::submit(
+        &client,
+        &args.job,
+        args.wait,
+        args.idempotency_key.as_deref(),
+    )?;
+    barwise::client::print_job(&client, &job)?;
+    let clean = job["status"] == "completed" && job["runs"]["failed"] == 0;
+    if args.wait && !clean {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -606,6 +606,20 @@ fn main() {
         Command::Plugins(args) => plugins(args),
         Command::Run(args) => run_job(args),
         Command::Report(args) => job_report(args),
+        Command::Serve(args) => serve(args),
+        Command::Submit(args) => submit(args),
+        Command::Status(args) => barwise::client::Client::new(&args.server).and_then(|c| {
+            let job = c.get(&format!("/jobs/{}", args.id))?;
+            barwise::client::print_job(&c, &job)
+        }),
+        Command::List(args) => barwise::client::Client::new(&args.server)
+            .and_then(|c| barwise::client::list(&c, args.status.as_deref(), args.limit)),
+        Command::Cancel(args) => barwise::client::Client::new(&args.server).and_then(|c| {
+            let (_, job) = c.post(&format!("/jobs/{}/cancel", args.id), None)?;
+            barwise::client::print_job(&c, &job)
+        }),
+        Command::Results(args) => barwise::client::Client::new(&args.server)
+            .and_then(|c| barwise::client::results(&c, &args.id, &args.metric, args.top)),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
