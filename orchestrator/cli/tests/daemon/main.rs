@@ -1,0 +1,550 @@
+//! `barwise serve` end to end: the real daemon binary, real runner processes and plugins, real
+//! signals, on the embedded SQLite defaults and on the machine's PostgreSQL and Redis.
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use barwise_test_support::{REAL_PLUGINS, plugin_dir, workspace_root};
+use harness::{Backend, Daemon, TOKEN, job_toml, start};
+use reqwest::Method;
+use serde_json::Value;
+
+const LONG: Duration = Duration::from_secs(120);
+
+fn cli(daemon: &Daemon, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_barwise"))
+        .args(args)
+        .args(["--server", &daemon.base, "--token", TOKEN])
+        .output()
+        .expect("running the barwise client")
+}
+
+fn out(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every run of the job, best first by Sharpe.
+fn runs_of(daemon: &Daemon, id: &str) -> Vec<Value> {
+    daemon.get(&format!("/api/v1/jobs/{id}/runs?limit=10000"))["runs"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn quickstart_and_sweep_through_the_clients() {
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    let quickstart = workspace_root().join("config/jobs/quickstart.toml");
+    let submitted = cli(&daemon, &["submit", quickstart.to_str().unwrap(), "--wait"]);
+    assert!(
+        submitted.status.success(),
+        "{}\n{}",
+        out(&submitted),
+        daemon.log()
+    );
+    assert!(
+        out(&submitted).contains("completed: 2/2 runs done (0 failed)"),
+        "{}",
+        out(&submitted)
+    );
+
+    let sweep = workspace_root().join("config/jobs/sweep.toml");
+    let submitted = cli(&daemon, &["submit", sweep.to_str().unwrap(), "--json"]);
+    assert!(submitted.status.success(), "{}", out(&submitted));
+    let job: Value = serde_json::from_slice(&submitted.stdout).unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(job["status"], "queued");
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["status"], "completed", "{done}");
+    let total = done["runs"]["total"].as_i64().unwrap();
+    assert!(total >= 4 && done["runs"]["succeeded"] == total, "{done}");
+    assert_eq!(done["progress"], 1.0);
+
+    let listed = cli(&daemon, &["list"]);
+    assert!(listed.status.success(), "{}", out(&listed));
+    assert!(
+        out(&listed).contains(&id) && out(&listed).contains("quickstart"),
+        "{}",
+        out(&listed)
+    );
+    let status = cli(&daemon, &["status", &id]);
+    assert!(
+        out(&status).contains(&format!("{id} completed")),
+        "{}",
+        out(&status)
+    );
+    let results = cli(&daemon, &["results", &id, "--top", "3"]);
+    assert!(results.status.success(), "{}", out(&results));
+    assert!(
+        out(&results).contains("best 3 by sharpe"),
+        "{}",
+        out(&results)
+    );
+
+    // Ranked, each run with its parameters; one run with its trades.
+    let runs = runs_of(&daemon, &id);
+    assert_eq!(runs.len() as i64, total);
+    let sharpe: Vec<f64> = runs.iter().filter_map(|r| r["sharpe"].as_f64()).collect();
+    assert!(sharpe.windows(2).all(|w| w[0] >= w[1]), "{sharpe:?}");
+    let best = &runs[0];
+    assert!(best["params"].is_object(), "{best}");
+    let run = daemon.get(&format!("/api/v1/runs/{}", best["id"].as_str().unwrap()));
+    assert_eq!(
+        run["trades"].as_array().unwrap().len() as i64,
+        run["trade_count"].as_i64().unwrap()
+    );
+    // The reports, served as HTML.
+    for path in [
+        format!("/api/v1/jobs/{id}/report"),
+        format!("/api/v1/runs/{}/report", best["id"].as_str().unwrap()),
+    ] {
+        let (status, page) = daemon.request(Method::GET, &path, Some(TOKEN), None);
+        let page = page.as_str().unwrap_or_default().to_owned();
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(page.starts_with("<!DOCTYPE html>"), "{path}");
+    }
+}
+
+#[test]
+fn the_api_requires_the_token_and_reports_errors_as_json() {
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(
+        dir.path(),
+        plugins.path(),
+        &Backend::sqlite(dir.path()),
+        "max_body_bytes = 4096",
+    );
+    for token in [None, Some("wrong")] {
+        for (method, path) in [
+            (Method::GET, "/api/v1/jobs"),
+            (Method::POST, "/api/v1/jobs"),
+            (Method::GET, "/api/v1/plugins"),
+            (Method::GET, "/api/v1/schedules"),
+            (Method::POST, "/api/v1/jobs/x/cancel"),
+        ] {
+            let (status, body) = daemon.request(method.clone(), path, token, None);
+            assert_eq!(status, 401, "{method} {path} with {token:?}");
+            assert!(body["error"].as_str().unwrap().contains("token"), "{body}");
+        }
+    }
+    // Health and the API description need no token.
+    for path in ["/livez", "/readyz", "/api/v1/openapi.json"] {
+        let (status, body) = daemon.request(Method::GET, path, None, None);
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (_, ready) = daemon.request(Method::GET, "/readyz", None, None);
+    assert_eq!(ready["checks"]["database"]["ok"], true);
+    assert_eq!(ready["checks"]["queue"]["ok"], true);
+    let (status, missing) = daemon.request(Method::GET, "/api/v1/jobs/nope", Some(TOKEN), None);
+    assert_eq!(status, 404, "{missing}");
+    assert!(missing["error"].as_str().unwrap().contains("nope"));
+    let big = "#".repeat(10_000);
+    let (status, too_big) = daemon.request(
+        Method::POST,
+        "/api/v1/jobs",
+        Some(TOKEN),
+        Some(("application/toml", &big)),
+    );
+    assert_eq!(status, 413, "{too_big}");
+    assert!(
+        too_big["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_body_bytes")
+    );
+    let (status, bad) = daemon.request(
+        Method::GET,
+        "/api/v1/jobs?status=sleeping",
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(status, 400);
+    assert!(bad["error"].as_str().unwrap().contains("sleeping"));
+}
+
+#[test]
+fn an_invalid_job_gets_every_problem_back_and_nothing_is_queued() {
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    let bad = "[job]\nname = \"bad\"\ntimeout = \"soon\"\ncolour = 1\n\n[data.symbols]\n\
+               \"ETH/BTC\" = \"missing.csv\"\n\n[[strategies]]\nplugin = \"nope\"\n\n\
+               [[strategies]]\nplugin = \"sma_cross\"\nparams = { fast = 0 }\n";
+    let (status, body) = daemon.request(
+        Method::POST,
+        "/api/v1/jobs",
+        Some(TOKEN),
+        Some(("application/toml", bad)),
+    );
+    assert_eq!(status, 422, "{body}");
+    let paths: Vec<&str> = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "data.symbols.\"ETH/BTC\"",
+        "job.colour",
+        "job.timeout",
+        "strategies[0].plugin",
+        "strategies[1].params.fast",
+    ] {
+        assert!(paths.contains(&expected), "{expected} missing in {paths:?}");
+    }
+    assert_eq!(
+        daemon.get("/api/v1/jobs")["jobs"].as_array().unwrap().len(),
+        0
+    );
+    // The client prints them all and fails.
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, bad).unwrap();
+    let submitted = cli(&daemon, &["submit", file.to_str().unwrap()]);
+    assert_eq!(submitted.status.code(), Some(1));
+    assert!(
+        out(&submitted).contains("strategies[1].params.fast: must be >= "),
+        "{}",
+        out(&submitted)
+    );
+
+    // The same job as JSON is accepted once fixed.
+    let json = serde_json::json!({
+        "job": { "name": "as-json" },
+        "data": { "symbols": { "ETH/BTC": barwise_test_support::data_file("ETH_BTC-5m.csv") } },
+        "strategies": [ { "plugin": "sma_cross", "params": { "fast": [5, 10], "slow": 30 } } ],
+    });
+    let (status, job) = daemon.request(
+        Method::POST,
+        "/api/v1/jobs",
+        Some(TOKEN),
+        Some(("application/json", &json.to_string())),
+    );
+    assert_eq!(status, 202, "{job}");
+    let done = daemon.wait_final(job["id"].as_str().unwrap(), LONG);
+    assert_eq!(done["runs"]["succeeded"], 2, "{done}");
+}
+
+#[test]
+fn a_crashing_plugin_fails_only_its_runs() {
+    let plugins = plugin_dir(&["sma_cross", "test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    let mut job = job_toml("crashes", "test_crashing", "mode = [0, 1, 2]", "");
+    job.push_str("\n[[strategies]]\nplugin = \"sma_cross\"\n");
+    let id = daemon.submit(&job, dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["runs"]["total"], 8);
+    assert_eq!(
+        done["runs"]["failed"], 4,
+        "modes 1 and 2 on two symbols: {done}"
+    );
+    let runs = runs_of(&daemon, &id);
+    let errors: Vec<String> = runs
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .map(|r| r["error"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        errors.iter().filter(|e| e.contains("SIGSEGV")).count(),
+        2,
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors.iter().filter(|e| e.contains("SIGABRT")).count(),
+        2,
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn cancel_kills_running_runners_within_a_second_and_keeps_finished_runs() {
+    let plugins = plugin_dir(&["test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    // One quick run per symbol, then runs that hang for a minute.
+    let job = job_toml("to-cancel", "test_crashing", "mode = [0, 3]", "");
+    let id = daemon.submit(&job, dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let running = daemon.wait_job(&id, LONG, |j| {
+        j["status"] == "running" && j["runs"]["succeeded"].as_i64() >= Some(1)
+    });
+    assert_eq!(running["runs"]["failed"], 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.runner_children().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no runner started\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cancelled_at = Instant::now();
+    let cancel = cli(&daemon, &["cancel", &id]);
+    assert!(cancel.status.success(), "{}", out(&cancel));
+    assert!(out(&cancel).contains("cancelled"), "{}", out(&cancel));
+    while !daemon.runner_children().is_empty() {
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(1),
+            "runners still alive 1 s after cancel: {:?}",
+            daemon.runner_children()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let job = daemon.get(&format!("/api/v1/jobs/{id}"));
+    assert_eq!(job["status"], "cancelled", "{job}");
+    let runs = runs_of(&daemon, &id);
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
+    assert!(
+        !runs.is_empty() && runs.len() < 4,
+        "finished runs kept, hanging ones absent"
+    );
+    // Cancelling again is a conflict only if the job had ended otherwise.
+    let (status, _) = daemon.request(
+        Method::POST,
+        &format!("/api/v1/jobs/{id}/cancel"),
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn a_job_past_its_timeout_fails_and_its_runners_die() {
+    let plugins = plugin_dir(&["test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    let job = job_toml("slow", "test_crashing", "mode = 3", "timeout = \"2s\"");
+    let id = daemon.submit(&job, dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = daemon.wait_final(&id, Duration::from_secs(30));
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 2000 ms"),
+        "{done}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(daemon.runner_children().is_empty());
+}
+
+/// A job of `n` runs that take about 300 ms each.
+fn slow_job(name: &str, n: usize) -> String {
+    let sleeps: Vec<String> = (0..n / 2).map(|i| (300 + i).to_string()).collect();
+    job_toml(
+        name,
+        "test_crashing",
+        &format!("mode = 0, sleep_ms = [{}]", sleeps.join(", ")),
+        "",
+    )
+}
+
+/// Each run key of the job has exactly one result, and all succeeded.
+fn assert_exactly_one_result_per_run(daemon: &Daemon, id: &str, n: usize) {
+    let runs = runs_of(daemon, id);
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+    for run in &runs {
+        *keys
+            .entry(run["run_key"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(keys.len(), n, "every run has a result");
+    assert!(keys.values().all(|&c| c == 1), "{keys:?}");
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
+    let job = daemon.get(&format!("/api/v1/jobs/{id}"));
+    assert_eq!(job["runs"]["succeeded"], n, "{job}");
+    assert_eq!(job["runs"]["failed"], 0, "{job}");
+}
+
+fn kill_nine_mid_job_then_restart(backend: &Backend) {
+    let plugins = plugin_dir(&["test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = start(dir.path(), plugins.path(), backend, "");
+    let n = 24;
+    let id = daemon.submit(&slow_job("crash-safety", n), dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    daemon.wait_job(&id, LONG, |j| j["runs"]["succeeded"].as_i64() >= Some(3));
+    daemon.kill9();
+    let before = serde_json::to_string(&daemon.log()).unwrap().len();
+    assert!(before > 0);
+    // A new process (a new worker name): the dead worker's tasks are handed over after its
+    // heartbeats stop (1 s x 2).
+    let config = daemon.config.clone();
+    drop(daemon);
+    let daemon = harness::spawn(&config);
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["status"], "completed", "{done}\n{}", daemon.log());
+    assert_exactly_one_result_per_run(&daemon, &id, n);
+}
+
+#[test]
+fn kill_nine_mid_job_on_sqlite_leaves_exactly_one_result_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_nine_mid_job_then_restart(&Backend::sqlite(dir.path()));
+}
+
+#[test]
+fn kill_nine_mid_job_on_redis_and_postgres_leaves_exactly_one_result_per_run() {
+    if let Some(backend) = Backend::postgres_redis() {
+        kill_nine_mid_job_then_restart(&backend);
+    }
+}
+
+#[test]
+fn sigterm_stops_gracefully_and_the_job_finishes_after_restart() {
+    let plugins = plugin_dir(&["test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    let n = 24;
+    let id = daemon.submit(&slow_job("graceful", n), dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    daemon.wait_job(&id, LONG, |j| j["runs"]["succeeded"].as_i64() >= Some(2));
+    let status = daemon.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}\n{}", daemon.log());
+    assert!(daemon.log().contains("shutting down"), "{}", daemon.log());
+    let config = daemon.config.clone();
+    drop(daemon);
+    let daemon = harness::spawn(&config);
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_exactly_one_result_per_run(&daemon, &id, n);
+}
+
+#[test]
+fn plugins_dropped_into_the_folder_are_usable_without_a_restart() {
+    let plugins = plugin_dir(&["sma_cross"]);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    let listed = daemon.get("/api/v1/plugins");
+    assert_eq!(listed["plugins"].as_array().unwrap().len(), 1, "{listed}");
+    let job = job_toml("vzb", "volume_zone_breakout", "", "");
+    let (status, refused) = daemon.request(
+        Method::POST,
+        "/api/v1/jobs",
+        Some(TOKEN),
+        Some(("application/toml", &job)),
+    );
+    assert_eq!(status, 422, "{refused}");
+    for name in ["volume_zone_breakout", "test_plugin_not_a_plugin"] {
+        let file = barwise_test_support::library_file_name(name);
+        std::fs::copy(
+            barwise_test_support::built_plugins().join(&file),
+            plugins.path().join(&file),
+        )
+        .unwrap();
+    }
+    let listed = daemon.get("/api/v1/plugins");
+    assert_eq!(listed["plugins"].as_array().unwrap().len(), 2, "{listed}");
+    let rejected = listed["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{listed}");
+    assert!(!rejected[0]["reason"].as_str().unwrap().is_empty());
+    let id = daemon.submit(&job, Path::new("."))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["runs"]["succeeded"], 2, "{done}");
+}
+
+fn cron_with_two_daemons(backend: &Backend) {
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(&dir.path().join("a"), plugins.path(), backend, "");
+    let b = start(&dir.path().join("b"), plugins.path(), backend, "");
+    let job = job_toml(
+        "every-second",
+        "sma_cross",
+        "",
+        "schedule = \"* * * * * *\"",
+    );
+    let (status, schedule) = a.request(
+        Method::POST,
+        "/api/v1/schedules?name=tick",
+        Some(TOKEN),
+        Some(("application/toml", &job)),
+    );
+    assert_eq!(status, 201, "{schedule}");
+    assert!(schedule["next_fire_at"].is_string(), "{schedule}");
+    std::thread::sleep(Duration::from_millis(5500));
+    let (status, _) = b.request(Method::DELETE, "/api/v1/schedules/tick", Some(TOKEN), None);
+    assert_eq!(status, 204);
+    std::thread::sleep(Duration::from_secs(3));
+    let jobs = a.get("/api/v1/jobs?limit=1000")["jobs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut ticks: BTreeMap<String, usize> = BTreeMap::new();
+    for job in &jobs {
+        let key = job["idempotency_key"].as_str().unwrap().to_owned();
+        assert!(key.starts_with("schedule:tick@"), "{key}");
+        *ticks.entry(key).or_default() += 1;
+    }
+    assert!(ticks.len() >= 4, "a tick per second: {ticks:?}");
+    assert!(
+        ticks.values().all(|&n| n == 1),
+        "one job per tick: {ticks:?}"
+    );
+    // Consecutive seconds: no tick skipped between the first and the last.
+    let seconds: Vec<i64> = ticks
+        .keys()
+        .map(|k| {
+            let time = k.trim_start_matches("schedule:tick@");
+            chrono::DateTime::parse_from_rfc3339(time)
+                .unwrap()
+                .timestamp()
+        })
+        .collect();
+    assert!(seconds.windows(2).all(|w| w[1] == w[0] + 1), "{seconds:?}");
+    // Both daemons took part: each saw ticks the other had fired, or fired some itself.
+    for (name, daemon) in [("a", &a), ("b", &b)] {
+        let log = daemon.log();
+        assert!(
+            log.contains("schedule fired") || log.contains("already fired by another daemon"),
+            "daemon {name} never handled a tick:\n{log}"
+        );
+    }
+    for job in &jobs {
+        let done = a.wait_final(job["id"].as_str().unwrap(), LONG);
+        assert_eq!(done["status"], "completed", "{done}");
+    }
+    let listed = a.get("/api/v1/schedules");
+    assert_eq!(listed["schedules"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_cron_schedule_fires_once_per_tick_with_two_daemons_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    cron_with_two_daemons(&Backend::sqlite(dir.path()));
+}
+
+#[test]
+fn a_cron_schedule_fires_once_per_tick_with_two_daemons_on_redis_and_postgres() {
+    if let Some(backend) = Backend::postgres_redis() {
+        cron_with_two_daemons(&backend);
+    }
+}
