@@ -44,10 +44,17 @@ fn build_dir() -> PathBuf {
 }
 
 fn cargo_build(manifest: &Path, packages: &[&str]) {
+    cargo_build_profile(manifest, packages, false);
+}
+
+fn cargo_build_profile(manifest: &Path, packages: &[&str], release: bool) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--quiet")
+    cmd.arg("build").arg("--quiet");
+    if release {
+        cmd.arg("--release");
+    }
+    cmd
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")
@@ -76,6 +83,20 @@ pub fn built_plugins() -> &'static Path {
         );
         cargo_build(&root.join("tests/plugins/Cargo.toml"), &[]);
         build_dir().join("debug")
+    })
+}
+
+/// Builds the real plugins with optimisations once per process (for benchmarks); returns the
+/// folder holding them.
+pub fn built_plugins_release() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        cargo_build_profile(
+            &workspace_root().join("Cargo.toml"),
+            &["volume-zone-breakout", "volume-long-candle", "sma-cross"],
+            true,
+        );
+        build_dir().join("release")
     })
 }
 

@@ -189,7 +189,8 @@ impl Queue {
     }
 
     /// Runs this daemon's worker until `shutdown` completes: up to `config.workers` tasks at
-    /// once, polling every `config.poll_interval` when idle.
+    /// once, polling every `config.poll_interval` when idle (without a poll interval, an idle
+    /// apalis worker only looks again at its next heartbeat).
     ///
     /// # Errors
     /// The worker's error (backend lost).
@@ -219,7 +220,7 @@ impl Queue {
             }
             Queue::Redis { storage, .. } => {
                 WorkerBuilder::new(name)
-                    .backend(storage)
+                    .backend(storage.poll_with_interval(poll))
                     .concurrency(workers)
                     .data(Arc::clone(&daemon))
                     .build(worker::handle)

@@ -94,22 +94,25 @@ pub fn start(data_dir: &Path, plugins: &Path, backend: &Backend, extra: &str) ->
     std::fs::create_dir_all(data_dir).unwrap();
     let config = data_dir.join(format!("{}.toml", unique("barwise")));
     let runner = PathBuf::from(env!("CARGO_BIN_EXE_barwise-runner"));
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nplugin_dir = {:?}\nrunner = {:?}\n\
-             token = \"{TOKEN}\"\ndatabase_url = {:?}\nqueue_url = {:?}\nqueue_name = {:?}\n\
-             workers = 2\nheartbeat = \"1s\"\nmissed_heartbeats = 2\npoll_interval = \"50ms\"\n\
-             shutdown_grace = \"2s\"\n{extra}\n",
-            data_dir.display().to_string(),
-            plugins.display().to_string(),
-            runner.display().to_string(),
-            backend.database_url,
-            backend.queue_url,
-            backend.queue_name,
-        ),
-    )
+    let mut table: toml::Table = toml::from_str(&format!(
+        "listen = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\nworkers = 2\nheartbeat = \"1s\"\n\
+         missed_heartbeats = 2\npoll_interval = \"50ms\"\nshutdown_grace = \"2s\"\n"
+    ))
     .unwrap();
+    for (key, value) in [
+        ("data_dir", data_dir.display().to_string()),
+        ("plugin_dir", plugins.display().to_string()),
+        ("runner", runner.display().to_string()),
+        ("database_url", backend.database_url.clone()),
+        ("queue_url", backend.queue_url.clone()),
+        ("queue_name", backend.queue_name.clone()),
+    ] {
+        table.insert(key.to_owned(), toml::Value::String(value));
+    }
+    // `extra` overrides the test defaults.
+    let extra: toml::Table = toml::from_str(extra).expect("extra daemon settings");
+    table.extend(extra);
+    std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
     spawn(&config)
 }
 
