@@ -212,3 +212,32 @@ fn only_the_storage_crate_knows_diesel() {
         );
     }
 }
+
+/// The daemon validates jobs from manifests and runs every backtest in a runner process: none of
+/// its modules (nor the clients) may load a plugin library or call into one.
+#[test]
+fn the_daemon_never_loads_plugin_code() {
+    let mut files = Vec::new();
+    rust_files(&root().join("orchestrator/cli/src/daemon"), &mut files);
+    files.push(root().join("orchestrator/cli/src/client.rs"));
+    files.push(root().join("orchestrator/cli/src/execute.rs"));
+    assert!(files.len() > 5);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for forbidden in [
+            "Registry::scan",
+            "Plugin::load",
+            "libloading",
+            "run_backtest",
+            "run_resolved",
+            "instantiate(",
+            "unsafe",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses {forbidden}: plugin code must stay in barwise-runner",
+                file.display()
+            );
+        }
+    }
+}
