@@ -10,7 +10,10 @@
 //! `cargo bench -p barwise --bench daemon`. Results go to docs/BENCHMARKS.md.
 
 #[path = "../tests/daemon/harness.rs"]
-#[allow(dead_code, reason = "the test harness has helpers this benchmark does not use")]
+#[allow(
+    dead_code,
+    reason = "the test harness has helpers this benchmark does not use"
+)]
 mod harness;
 
 use std::path::Path;

@@ -54,8 +54,7 @@ fn cargo_build_profile(manifest: &Path, packages: &[&str], release: bool) {
     if release {
         cmd.arg("--release");
     }
-    cmd
-        .arg("--manifest-path")
+    cmd.arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")
         .arg(build_dir());
@@ -209,4 +208,73 @@ pub fn direct_signals(
         &mut hold,
     ));
     barwise_engine::Signals::from_codes(&intents, hold).expect("valid intent codes")
+}
+
+/// A real S3-compatible server (`moto_server`, from PyPI) on loopback, started once per test
+/// process and stopped when the process ends; `None` after a loud skip (or a panic under
+/// `BARWISE_REQUIRE_SERVICES=1`) when `moto_server` is not installed.
+pub fn s3_endpoint() -> Option<String> {
+    static SERVER: OnceLock<Option<String>> = OnceLock::new();
+    let endpoint = SERVER.get_or_init(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        // The shell stops the server as soon as this process (its parent) is gone.
+        let script = format!(
+            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+             while kill -0 $PPID 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null"
+        );
+        let installed = Command::new("sh")
+            .args(["-c", "command -v moto_server"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !installed {
+            return None;
+        }
+        Command::new("sh").args(["-c", &script]).spawn().ok()?;
+        let address = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(&address).is_err() {
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(format!("http://{address}"))
+    });
+    if require_or_skip(
+        "an S3-compatible server (moto_server from PyPI)",
+        endpoint.is_some(),
+    ) {
+        endpoint.clone()
+    } else {
+        None
+    }
+}
+
+/// Creates bucket `name` on the test S3 server and returns the archive URL of `prefix` in it
+/// (path-style, plain HTTP, test credentials).
+///
+/// # Panics
+/// When the server refuses to create the bucket.
+pub fn s3_url(endpoint: &str, bucket: &str, prefix: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connecting to the S3 server");
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou"),
+        "creating bucket {bucket}: {response}"
+    );
+    format!(
+        "s3://{bucket}/{prefix}?endpoint={endpoint}&region=us-east-1&path_style=true&allow_http=true\
+         &access_key_id=test&secret_access_key=test&retries=0&timeout=5"
+    )
 }
