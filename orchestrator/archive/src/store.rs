@@ -43,7 +43,7 @@ pub enum ArchiveError {
         /// The object key.
         key: String,
         /// The store's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// A different object already exists under the key: objects are written once.
     #[error(
@@ -64,10 +64,7 @@ impl ArchiveError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            ArchiveError::Store {
-                source: object_store::Error::NotFound { .. },
-                ..
-            }
+            ArchiveError::Store { source, .. } if matches!(**source, object_store::Error::NotFound { .. })
         )
     }
 }
@@ -260,7 +257,7 @@ impl Archive {
             url: self.url.clone(),
             operation,
             key: key.to_owned(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -443,10 +440,10 @@ impl Archive {
                     url: url.to_owned(),
                     operation: "reading",
                     key: file.display().to_string(),
-                    source: object_store::Error::Generic {
+                    source: Box::new(object_store::Error::Generic {
                         store: "file",
                         source: Box::new(e),
-                    },
+                    }),
                 }
             });
         }
