@@ -1,11 +1,13 @@
-//! `barwise-ops`: operating a Barwise installation. For now: schema migrations of the results
-//! database (`migrate run|revert|status|redo`).
+//! `barwise-ops`: operating a Barwise installation: schema migrations of the results database
+//! (`migrate run|revert|status|redo`) and the archive (`archive verify|prune`).
+
+mod archive;
 
 use anyhow::{Context as _, Result};
 use barwise_storage::{Store, default_database_url};
 use clap::{Parser, Subcommand};
 
-/// Operate Barwise: migrate the results database.
+/// Operate Barwise: migrate the results database, verify and prune the archive.
 #[derive(Debug, Parser)]
 #[command(version, propagate_version = true)]
 struct Cli {
@@ -20,6 +22,79 @@ enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// The object-store archive of runs and jobs.
+    Archive {
+        #[command(subcommand)]
+        action: ArchiveAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ArchiveAction {
+    /// Download every archived object of every archived job (or of JOB), check sizes and
+    /// SHA-256 against the job's manifest and the manifest against the database; list missing,
+    /// corrupt and unexpected objects (exit code 1 when any).
+    Verify {
+        /// Only this job.
+        job: Option<String>,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retention: remove the archive objects of jobs that ended more than --older-than ago.
+    Prune {
+        /// Age, like 30d or 12h.
+        #[arg(long)]
+        older_than: String,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete the jobs from the database (runs and trades included).
+        #[arg(long)]
+        delete_rows: bool,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ArchiveArgs {
+    /// Archive URL [default: $BARWISE_ARCHIVE_URL, else file://$BARWISE_DATA_DIR/archive, else
+    /// file://.barwise/archive].
+    #[arg(long)]
+    archive_url: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+fn archive_command(action: ArchiveAction) -> Result<i32> {
+    match action {
+        ArchiveAction::Verify { job, archive, json } => {
+            let store = archive.database.open()?;
+            store.ensure_current()?;
+            let url = archive
+                .archive_url
+                .unwrap_or_else(archive::default_archive_url);
+            archive::verify(&store, &url, job.as_deref(), json)
+        }
+        ArchiveAction::Prune {
+            older_than,
+            dry_run,
+            delete_rows,
+            archive,
+        } => {
+            let age = barwise_jobs::parse_duration(&older_than)
+                .map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+            let store = archive.database.open()?;
+            store.ensure_current()?;
+            let url = archive
+                .archive_url
+                .unwrap_or_else(archive::default_archive_url);
+            archive::prune(&store, &url, age, dry_run, delete_rows)
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +197,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Migrate { action } => migrate(action),
+        Command::Archive { action } => archive_command(action),
     };
     match result {
         Ok(code) => std::process::exit(code),

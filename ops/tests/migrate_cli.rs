@@ -36,6 +36,7 @@ fn round_trip(url: &str, starts_pending: bool) {
     let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(json["applied"][0], "2026-11-26-000001_initial");
     assert_eq!(json["applied"][1], "2026-11-26-000002_schedule_sources");
+    assert_eq!(json["applied"][2], "2026-11-26-000003_archive_records");
     assert_eq!(json["pending"].as_array().unwrap().len(), 0);
     let again = ops(&["migrate", "run", "--database-url", url]);
     assert!(
@@ -45,13 +46,13 @@ fn round_trip(url: &str, starts_pending: bool) {
     );
     let redo = ops(&["migrate", "redo", "--database-url", url]);
     assert!(
-        text(&redo).contains("reverted and re-applied 20261126000002"),
+        text(&redo).contains("reverted and re-applied 20261126000003"),
         "{}",
         text(&redo)
     );
     let revert = ops(&["migrate", "revert", "--database-url", url]);
     assert!(
-        text(&revert).contains("reverted 20261126000002"),
+        text(&revert).contains("reverted 20261126000003"),
         "{}",
         text(&revert)
     );

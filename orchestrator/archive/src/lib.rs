@@ -23,5 +23,6 @@ pub use layout::{
     JobManifest, ManifestEntry, RUN_OBJECTS, SUMMARY_METRICS, SummaryRow, equity_parquet,
     job_prefix, run_digest, run_prefix, summary_parquet, trades_parquet,
 };
+pub use parquet::errors::ParquetError;
 pub use store::{Archive, ArchiveError, ObjectInfo, sha256_hex};
 pub use verify::{Verification, manifest_key};

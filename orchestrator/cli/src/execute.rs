@@ -190,6 +190,7 @@ pub fn execute(
         progress: &progress,
         on_progress,
         total: plan.runs.len(),
+        spool_dir: None,
     };
     let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
     let stop = StopSignal::default();
@@ -349,6 +350,8 @@ pub struct Executor<'a> {
     pub on_progress: &'a (dyn Fn(&Progress, usize) + Sync),
     /// Runs in the job.
     pub total: usize,
+    /// Where runners write each succeeded run's archive objects (`None`: no archive).
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Executor<'_> {
@@ -388,7 +391,12 @@ impl Executor<'_> {
             finished_ms: now,
         };
         // Count what the database did: a result already recorded is not counted twice.
-        if let RecordOutcome::Recorded(_) = self.store.record_run(&record, result)? {
+        let outcome = self.store.record_run(&record, result)?;
+        if self.spool_dir.is_some() && matches!(result, RunResult::Succeeded(_)) {
+            let (RecordOutcome::Recorded(id) | RecordOutcome::AlreadyRecorded(id)) = &outcome;
+            self.store.mark_run_archive_pending(id)?;
+        }
+        if let RecordOutcome::Recorded(_) = outcome {
             let counter = match result {
                 RunResult::Succeeded(_) => &self.progress.succeeded,
                 RunResult::Failed(_) => &self.progress.failed,
@@ -461,6 +469,7 @@ impl Executor<'_> {
         stop: &StopSignal,
     ) -> Result<(Vec<(usize, &'r PlannedRun)>, Option<String>, u64), StorageError> {
         let spec = RunnerSpec {
+            spool_dir: self.spool_dir.clone(),
             plugin: plugin.to_owned(),
             runs: runs
                 .iter()

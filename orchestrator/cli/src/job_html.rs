@@ -325,6 +325,7 @@ mod tests {
                 error: None,
                 idempotency_key: None,
                 timeout_ms: None,
+                archived_ms: None,
             },
             &runs,
             "sharpe",

@@ -8,6 +8,7 @@ use std::io::IsTerminal as _;
 pub struct ProgressLine {
     terminal: bool,
     last: Option<usize>,
+    unit: &'static str,
 }
 
 impl Default for ProgressLine {
@@ -19,9 +20,23 @@ impl Default for ProgressLine {
 impl ProgressLine {
     /// A bar when standard error is a terminal, plain lines otherwise.
     pub fn new() -> ProgressLine {
+        ProgressLine::counting("runs")
+    }
+
+    /// A display of `unit` (`"runs"`, `"jobs"`…); failures are shown for runs only.
+    pub fn counting(unit: &'static str) -> ProgressLine {
         ProgressLine {
             terminal: std::io::stderr().is_terminal(),
             last: None,
+            unit,
+        }
+    }
+
+    fn failures(&self, failed: usize) -> String {
+        if self.unit == "runs" {
+            format!(" ({failed} failed)")
+        } else {
+            String::new()
         }
     }
 
@@ -34,9 +49,11 @@ impl ProgressLine {
                 .unwrap_or(width)
                 .min(width);
             eprint!(
-                "\r[{}{}] {done}/{total} runs ({failed} failed)",
+                "\r[{}{}] {done}/{total} {}{}",
                 "=".repeat(filled),
-                " ".repeat(width - filled)
+                " ".repeat(width - filled),
+                self.unit,
+                self.failures(failed)
             );
             if done == total {
                 eprintln!();
@@ -50,7 +67,11 @@ impl ProgressLine {
         };
         if due {
             self.last = Some(done);
-            eprintln!("progress: {done}/{total} runs ({failed} failed)");
+            eprintln!(
+                "progress: {done}/{total} {}{}",
+                self.unit,
+                self.failures(failed)
+            );
         }
     }
 }

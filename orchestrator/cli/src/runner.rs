@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use barwise_engine::{Candles, ExecutionSettings, Report};
@@ -25,6 +25,11 @@ pub struct RunnerSpec {
     pub plugin: PathBuf,
     /// The backtests to run, in order.
     pub runs: Vec<RunSpec>,
+    /// When set, each succeeded run's archive objects (`report.json`, `trades.parquet`,
+    /// `equity.parquet`) are written to `SPOOL_DIR/{run id}/` before its line is printed, for
+    /// the daemon to upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// One backtest in a batch.
@@ -33,7 +38,8 @@ pub struct RunnerSpec {
 pub struct RunSpec {
     /// Caller's identifier, echoed in the output line.
     pub id: String,
-    /// Candle file (CSV, ccxt JSON or Parquet).
+    /// Candle file (CSV, ccxt JSON or Parquet), or an object-store URL of one (`s3://…`,
+    /// `file://…`).
     pub data: PathBuf,
     /// Strategy parameters; missing ones take their defaults.
     #[serde(default)]
@@ -112,6 +118,81 @@ pub enum ExitCode {
     OutputFailed = 4,
 }
 
+/// Candles from a file, or from an object-store URL.
+fn load(data: &Path) -> Result<Candles, String> {
+    let text = data.to_string_lossy();
+    if !text.contains("://") {
+        return barwise_data::load_candles(data).map_err(|e| e.to_string());
+    }
+    let without_query = text.split('?').next().unwrap_or_default();
+    let format = barwise_data::Format::from_path(Path::new(without_query)).ok_or_else(|| {
+        format!("{without_query}: unknown candle format (expected .csv, .json or .parquet)")
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the I/O runtime: {e}"))?;
+    let bytes = runtime
+        .block_on(barwise_archive::Archive::fetch_url(&text))
+        .map_err(|e| e.to_string())?;
+    barwise_data::load_candles_from_bytes(&bytes, format, without_query).map_err(|e| e.to_string())
+}
+
+/// One backtest; with a spool folder, its archive objects are written there first.
+fn backtest(
+    plugin: &Plugin,
+    run: &RunSpec,
+    candles: &Candles,
+    spool: Option<&Path>,
+) -> Result<Report, String> {
+    let Some(spool) = spool else {
+        return barwise_plugin_host::run_backtest(plugin, &run.params, candles, &run.execution)
+            .map_err(|e| e.to_string());
+    };
+    let params = plugin
+        .resolve_params(&run.params)
+        .map_err(|e| e.to_string())?;
+    let (report, equity) =
+        barwise_plugin_host::run_resolved_with_equity(plugin, params, candles, &run.execution)
+            .map_err(|e| e.to_string())?;
+    spool_objects(spool, &run.id, &report, candles.time_ms(), &equity).map_err(|e| {
+        format!(
+            "writing the run's archive files to {}: {e}",
+            spool.display()
+        )
+    })?;
+    Ok(report)
+}
+
+/// Writes `report.json`, `trades.parquet` and `equity.parquet` to `SPOOL/ID.tmp`, then renames
+/// the folder to `SPOOL/ID`, so the folder is complete whenever it exists.
+fn spool_objects(
+    spool: &Path,
+    id: &str,
+    report: &Report,
+    times: &[i64],
+    equity: &[f64],
+) -> std::io::Result<()> {
+    let other = |e: barwise_archive::ParquetError| std::io::Error::other(e.to_string());
+    let temporary = spool.join(format!("{id}.tmp"));
+    let done = spool.join(id);
+    if done.is_dir() {
+        std::fs::remove_dir_all(&done)?;
+    }
+    std::fs::create_dir_all(&temporary)?;
+    let report_json = serde_json::to_vec(report).map_err(std::io::Error::other)?;
+    std::fs::write(temporary.join("report.json"), report_json)?;
+    std::fs::write(
+        temporary.join("trades.parquet"),
+        barwise_archive::trades_parquet(report).map_err(other)?,
+    )?;
+    std::fs::write(
+        temporary.join("equity.parquet"),
+        barwise_archive::equity_parquet(times, equity).map_err(other)?,
+    )?;
+    std::fs::rename(&temporary, &done)
+}
+
 /// Loads the plugin and executes every run, writing one line per run to `out`.
 ///
 /// # Errors
@@ -125,20 +206,11 @@ pub fn execute(spec: &RunnerSpec, out: &mut impl Write) -> Result<ExitCode, (Exi
         let started = std::time::Instant::now();
         let candles = match data.entry(run.data.clone()) {
             Entry::Occupied(e) => e.get().clone(),
-            Entry::Vacant(e) => e
-                .insert(
-                    barwise_data::load_candles(&run.data)
-                        .map(Arc::new)
-                        .map_err(|e| e.to_string()),
-                )
-                .clone(),
+            Entry::Vacant(e) => e.insert(load(&run.data).map(Arc::new)).clone(),
         };
         let result = candles
             .and_then(|c| time_range(&c, run.start_ms, run.end_ms))
-            .and_then(|c| {
-                barwise_plugin_host::run_backtest(&plugin, &run.params, &c, &run.execution)
-                    .map_err(|e| e.to_string())
-            });
+            .and_then(|c| backtest(&plugin, run, &c, spec.spool_dir.as_deref()));
         failed |= result.is_err();
         let outcome = match result {
             Ok(report) => RunOutcome {

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use crate::models::{JobRow, JobStatus, ScheduleRow};
-use crate::schema::{jobs, runs, schedules};
-use crate::store::with_conn;
+use crate::models::{JobRow, JobStatus, RunRow, ScheduleRow};
+use crate::schema::{jobs, run_archives, runs, schedules};
+use crate::store::{WriteTransaction as _, with_conn};
 use crate::{StorageError, Store};
 
 impl Store {
@@ -187,5 +187,165 @@ impl Store {
             .map_err(|e| StorageError::query(&self.db, "updating a schedule", e))?;
         });
         Ok(())
+    }
+}
+
+/// The archive's bookkeeping.
+impl Store {
+    /// Marks a succeeded run as waiting for the archive (no change once archived).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn mark_run_archive_pending(&self, run_id: &str) -> Result<(), StorageError> {
+        with_conn!(self, conn => {
+            diesel::update(
+                runs::table
+                    .filter(runs::id.eq(run_id))
+                    .filter(runs::archive_status.eq("none"))
+                    .filter(runs::status.eq("succeeded")),
+            )
+            .set(runs::archive_status.eq("pending"))
+            .execute(conn)
+            .map_err(|e| StorageError::query(&self.db, "marking a run for the archive", e))?;
+        });
+        Ok(())
+    }
+
+    /// Runs waiting for the archive, oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn runs_pending_archive(&self, limit: i64) -> Result<Vec<RunRow>, StorageError> {
+        with_conn!(self, conn => {
+            runs::table
+                .filter(runs::archive_status.eq("pending"))
+                .order(runs::finished_ms.asc())
+                .limit(limit)
+                .select(RunRow::as_select())
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "listing runs waiting for the archive", e))
+        })
+    }
+
+    /// Number of runs waiting for the archive (of one job, or all).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn count_runs_pending_archive(&self, job_id: Option<&str>) -> Result<i64, StorageError> {
+        with_conn!(self, conn => {
+            let mut query = runs::table
+                .filter(runs::archive_status.eq("pending"))
+                .into_boxed();
+            if let Some(job_id) = job_id {
+                query = query.filter(runs::job_id.eq(job_id));
+            }
+            query
+                .count()
+                .get_result(conn)
+                .map_err(|e| StorageError::query(&self.db, "counting runs waiting for the archive", e))
+        })
+    }
+
+    /// Records where a run was archived: its prefix URL, digest and objects (JSON).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn set_run_archived(
+        &self,
+        run_id: &str,
+        url: &str,
+        sha256: &str,
+        objects_json: &str,
+    ) -> Result<(), StorageError> {
+        with_conn!(self, conn => {
+            conn.write_transaction::<_, diesel::result::Error, _>(|conn| {
+                diesel::insert_into(run_archives::table)
+                    .values((
+                        run_archives::run_id.eq(run_id),
+                        run_archives::objects.eq(objects_json),
+                    ))
+                    .on_conflict(run_archives::run_id)
+                    .do_update()
+                    .set(run_archives::objects.eq(objects_json))
+                    .execute(conn)?;
+                diesel::update(runs::table.filter(runs::id.eq(run_id)))
+                    .set((
+                        runs::archive_status.eq("archived"),
+                        runs::archive_url.eq(url),
+                        runs::archive_sha256.eq(sha256),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .map_err(|e| StorageError::query(&self.db, "recording a run's archive", e))?;
+        });
+        Ok(())
+    }
+
+    /// The archived objects (JSON) of each archived run of a job, by run id.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn run_archives_of_job(&self, job_id: &str) -> Result<Vec<(String, String)>, StorageError> {
+        with_conn!(self, conn => {
+            run_archives::table
+                .inner_join(runs::table.on(runs::id.eq(run_archives::run_id)))
+                .filter(runs::job_id.eq(job_id))
+                .order(run_archives::run_id.asc())
+                .select((run_archives::run_id, run_archives::objects))
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "reading a job's archive records", e))
+        })
+    }
+
+    /// Ended jobs whose runs are all archived but whose summary and manifest are not.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn jobs_awaiting_archive(&self, limit: i64) -> Result<Vec<JobRow>, StorageError> {
+        with_conn!(self, conn => {
+            let pending = runs::table
+                .filter(runs::job_id.eq(jobs::id))
+                .filter(runs::archive_status.eq("pending"));
+            jobs::table
+                .filter(jobs::archived_ms.is_null())
+                .filter(jobs::status.eq_any(["completed", "failed", "cancelled"]))
+                .filter(diesel::dsl::not(diesel::dsl::exists(pending)))
+                .order(jobs::submitted_ms.asc())
+                .limit(limit)
+                .select(JobRow::as_select())
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "listing jobs to archive", e))
+        })
+    }
+
+    /// Records that a job's summary and manifest were archived.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn set_job_archived(&self, job_id: &str, at_ms: i64) -> Result<(), StorageError> {
+        with_conn!(self, conn => {
+            diesel::update(jobs::table.filter(jobs::id.eq(job_id)))
+                .set(jobs::archived_ms.eq(Some(at_ms)))
+                .execute(conn)
+                .map_err(|e| StorageError::query(&self.db, "recording a job's archive", e))?;
+        });
+        Ok(())
+    }
+
+    /// Ended jobs that finished before `before_ms`, oldest first (what retention prunes).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn jobs_finished_before(&self, before_ms: i64) -> Result<Vec<JobRow>, StorageError> {
+        with_conn!(self, conn => {
+            jobs::table
+                .filter(jobs::finished_ms.lt(before_ms))
+                .filter(jobs::status.eq_any(["completed", "failed", "cancelled"]))
+                .order(jobs::finished_ms.asc())
+                .select(JobRow::as_select())
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "listing old jobs", e))
+        })
     }
 }

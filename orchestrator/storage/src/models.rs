@@ -113,6 +113,8 @@ pub struct JobRow {
     pub idempotency_key: Option<String>,
     /// Timeout, ms.
     pub timeout_ms: Option<i64>,
+    /// When the job's summary and manifest were archived, epoch ms.
+    pub archived_ms: Option<i64>,
 }
 
 /// A run row: identity, settings, outcome and every metric as its own column.

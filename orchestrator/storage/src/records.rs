@@ -318,6 +318,7 @@ impl Store {
             error: None,
             idempotency_key: job.idempotency_key.clone(),
             timeout_ms: job.timeout_ms,
+            archived_ms: None,
         };
         with_conn!(self, conn => {
             let existing_by_key = |conn: &mut _| match &job.idempotency_key {

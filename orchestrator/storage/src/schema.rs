@@ -16,6 +16,7 @@ diesel::table! {
         error -> Nullable<Text>,
         idempotency_key -> Nullable<Text>,
         timeout_ms -> Nullable<BigInt>,
+        archived_ms -> Nullable<BigInt>,
     }
 }
 
@@ -76,6 +77,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    run_archives (run_id) {
+        run_id -> Text,
+        objects -> Text,
+    }
+}
+
+diesel::table! {
     schedules (name) {
         name -> Text,
         cron -> Text,
@@ -105,3 +113,6 @@ diesel::table! {
 
 diesel::joinable!(runs -> jobs (job_id));
 diesel::joinable!(trades -> runs (run_id));
+diesel::joinable!(run_archives -> runs (run_id));
+
+diesel::allow_tables_to_appear_in_same_query!(jobs, runs, run_archives, trades);

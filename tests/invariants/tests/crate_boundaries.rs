@@ -213,6 +213,18 @@ fn only_the_storage_crate_knows_diesel() {
     }
 }
 
+#[test]
+fn only_the_archive_crate_knows_object_store() {
+    for (package, deps) in direct_dependencies() {
+        let uses = deps.iter().any(|d| d == "object_store");
+        assert_eq!(
+            uses,
+            package == "barwise-archive",
+            "{package}: object_store belongs in barwise-archive only"
+        );
+    }
+}
+
 /// The daemon validates jobs from manifests and runs every backtest in a runner process: none of
 /// its modules (nor the clients) may load a plugin library or call into one.
 #[test]

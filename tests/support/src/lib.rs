@@ -216,32 +216,8 @@ pub fn direct_signals(
 pub fn s3_endpoint() -> Option<String> {
     static SERVER: OnceLock<Option<String>> = OnceLock::new();
     let endpoint = SERVER.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .ok()?
-            .port();
-        // The shell stops the server as soon as this process (its parent) is gone.
-        let script = format!(
-            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
-             while kill -0 $PPID 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null"
-        );
-        let installed = Command::new("sh")
-            .args(["-c", "command -v moto_server"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !installed {
-            return None;
-        }
-        Command::new("sh").args(["-c", &script]).spawn().ok()?;
-        let address = format!("127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::net::TcpStream::connect(&address).is_err() {
-            if std::time::Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Some(format!("http://{address}"))
+        let port = free_port()?;
+        start_s3_server(port).then(|| format!("http://127.0.0.1:{port}"))
     });
     if require_or_skip(
         "an S3-compatible server (moto_server from PyPI)",
@@ -251,6 +227,43 @@ pub fn s3_endpoint() -> Option<String> {
     } else {
         None
     }
+}
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> Option<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .ok()
+        .map(|a| a.port())
+}
+
+/// Starts `moto_server` on `port` (stopped when this process ends) and waits until it answers;
+/// false when it is not installed or does not start.
+pub fn start_s3_server(port: u16) -> bool {
+    let installed = Command::new("sh")
+        .args(["-c", "command -v moto_server"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        return false;
+    }
+    // The shell stops the server as soon as this process (its parent) is gone.
+    let script = format!(
+        "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+         while kill -0 $PPID 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.5; done; kill $m 2>/dev/null"
+    );
+    if Command::new("sh").args(["-c", &script]).spawn().is_err() {
+        return false;
+    }
+    let address = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(&address).is_err() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    true
 }
 
 /// Creates bucket `name` on the test S3 server and returns the archive URL of `prefix` in it

@@ -177,19 +177,28 @@ async fn readyz(State(daemon): State<Shared>) -> Response {
         .map_err(|e| e.message)
         .and_then(|r| r.map_err(|e| e.to_string()));
     let queue = daemon.queue.ping().await.map_err(|e| e.to_string());
+    let archive = match &daemon.archive {
+        Some(archive) => Some(archive.check_writable().await.map_err(|e| e.to_string())),
+        None => None,
+    };
     let check = |r: &Result<(), String>| match r {
         Ok(()) => json!({ "ok": true }),
         Err(e) => json!({ "ok": false, "error": e }),
     };
-    let ready = database.is_ok() && queue.is_ok() && !daemon.is_shutting_down();
+    let ready = database.is_ok()
+        && queue.is_ok()
+        && archive.as_ref().is_none_or(Result::is_ok)
+        && !daemon.is_shutting_down();
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
         "shutting_down": daemon.is_shutting_down(),
         "checks": {
             "database": check(&database),
             "queue": check(&queue),
-            // The object-store archive is not configured in this version: nothing to reach.
-            "archive": { "ok": true, "configured": false },
+            "archive": match &archive {
+                Some(result) => check(result),
+                None => json!({ "ok": true, "configured": false }),
+            },
         },
     });
     let status = if ready {
@@ -217,6 +226,11 @@ pub struct JobView {
     timeout_ms: Option<i64>,
     error: Option<String>,
     idempotency_key: Option<String>,
+    /// Succeeded runs whose archive objects are not uploaded yet (`/jobs/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting_for_archive: Option<i64>,
+    /// When the job's summary and manifest were archived.
+    archived_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -256,6 +270,8 @@ impl From<&JobRow> for JobView {
             timeout_ms: job.timeout_ms,
             error: job.error.clone(),
             idempotency_key: job.idempotency_key.clone(),
+            waiting_for_archive: None,
+            archived_at: time(job.archived_ms),
         }
     }
 }
@@ -380,8 +396,16 @@ async fn get_job(
     State(daemon): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let job = blocking(&daemon, move |d| Ok(d.store.job(&id)?)).await?;
-    Ok(axum::Json(JobView::from(&job)))
+    let (job, waiting) = blocking(&daemon, move |d| {
+        Ok((
+            d.store.job(&id)?,
+            d.store.count_runs_pending_archive(Some(&id))?,
+        ))
+    })
+    .await?;
+    let mut view = JobView::from(&job);
+    view.waiting_for_archive = Some(waiting);
+    Ok(axum::Json(view))
 }
 
 async fn cancel_job(State(daemon): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {

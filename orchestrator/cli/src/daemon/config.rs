@@ -23,6 +23,7 @@ struct File {
     database_url: Option<String>,
     queue_url: Option<String>,
     queue_name: Option<String>,
+    archive_url: Option<String>,
     plugin_dir: Option<PathBuf>,
     runner: Option<PathBuf>,
     workers: Option<usize>,
@@ -52,6 +53,9 @@ pub struct Config {
     pub queue_url: String,
     /// Namespace of this installation's tasks in the queue; daemons that cooperate share it.
     pub queue_name: String,
+    /// Archive URL (`file:///…`, `s3://bucket/prefix?…`), default `file://DATA_DIR/archive`;
+    /// `None` when set to `"none"`.
+    pub archive_url: Option<String>,
     /// Plugin folder, rescanned when its contents change.
     pub plugin_dir: PathBuf,
     /// The `barwise-runner` executable.
@@ -173,11 +177,22 @@ impl Config {
             .or(file.token)
             .unwrap_or_default();
         let runner = file.runner.unwrap_or_else(default_runner);
+        let archive_url = match file.archive_url.as_deref() {
+            Some("none") => None,
+            Some(url) => Some(url.to_owned()),
+            None => Some(format!(
+                "file://{}",
+                std::path::absolute(data_dir.join("archive"))
+                    .unwrap_or_else(|_| data_dir.join("archive"))
+                    .display()
+            )),
+        };
         Ok(Config {
             listen,
             database_url,
             queue_url,
             queue_name: file.queue_name.unwrap_or_else(|| "barwise".to_owned()),
+            archive_url,
             plugin_dir: crate::plugin_dir::resolve(file.plugin_dir),
             runner,
             workers,

@@ -9,6 +9,7 @@
 //! Plugin code never runs in this process.
 
 pub mod api;
+pub mod archiver;
 pub mod catalog;
 pub mod config;
 pub mod queue;
@@ -104,6 +105,8 @@ pub struct Daemon {
     pub catalog: PluginCatalog,
     /// The task queue.
     pub queue: Queue,
+    /// The archive (`None` when disabled).
+    pub archive: Option<barwise_archive::Archive>,
     /// Stop signals of the tasks running here, by job.
     active: Mutex<HashMap<String, Vec<Arc<StopSignal>>>>,
     shutting_down: AtomicBool,
@@ -113,13 +116,19 @@ pub struct Daemon {
 
 impl Daemon {
     /// A daemon over an opened store and queue.
-    pub fn new(config: Config, store: Store, queue: Queue) -> Daemon {
+    pub fn new(
+        config: Config,
+        store: Store,
+        queue: Queue,
+        archive: Option<barwise_archive::Archive>,
+    ) -> Daemon {
         let catalog = PluginCatalog::new(config.plugin_dir.clone(), config.runner.clone());
         Daemon {
             config,
             store,
             catalog,
             queue,
+            archive,
             active: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
             started: Instant::now(),

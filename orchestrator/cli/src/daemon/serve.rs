@@ -121,7 +121,13 @@ async fn run(config: Config) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    let daemon = Arc::new(Daemon::new(config, store, queue.clone()));
+    let archive = config
+        .archive_url
+        .as_deref()
+        .map(barwise_archive::Archive::open)
+        .transpose()
+        .context("opening the archive")?;
+    let daemon = Arc::new(Daemon::new(config, store, queue.clone(), archive.clone()));
     {
         let d = Arc::clone(&daemon);
         tokio::task::spawn_blocking(move || {
@@ -145,6 +151,7 @@ async fn run(config: Config) -> Result<()> {
         worker = %daemon.config.worker_name,
         workers = daemon.config.workers,
         queue = %daemon.queue.url(),
+        archive = %daemon.archive.as_ref().map_or("none", |a| a.url()),
         database = %daemon.store.display_url(),
         "barwise serve started"
     );
@@ -172,6 +179,13 @@ async fn run(config: Config) -> Result<()> {
     });
     let schedules = tokio::spawn(scheduler::run(Arc::clone(&daemon), stop_rx.clone()));
     let watcher = tokio::spawn(watch_jobs(Arc::clone(&daemon), stop_rx.clone()));
+    let archiver = archive.map(|a| {
+        tokio::spawn(super::archiver::run(
+            Arc::clone(&daemon),
+            a,
+            stop_rx.clone(),
+        ))
+    });
     let worker = tokio::spawn(queue.run_worker(Arc::clone(&daemon), stopped(stop_rx.clone())));
 
     let signal = wait_for_signal().await;
@@ -201,6 +215,9 @@ async fn run(config: Config) -> Result<()> {
     hand_back.abort();
     let _ = schedules.await;
     let _ = watcher.await;
+    if let Some(archiver) = archiver {
+        let _ = tokio::time::timeout(Duration::from_secs(10), archiver).await;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     tracing::info!("stopped");
     Ok(())

@@ -129,6 +129,10 @@ impl Daemon {
             progress: &progress,
             on_progress: &no_progress,
             total: job.runs_total as usize,
+            spool_dir: self
+                .archive
+                .as_ref()
+                .map(|_| super::archiver::spool_dir(self, &job.id)),
         };
         let plugin_path: PathBuf = match plugin_path {
             Ok(path) => path,

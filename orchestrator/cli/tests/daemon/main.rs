@@ -548,3 +548,132 @@ fn a_cron_schedule_fires_once_per_tick_with_two_daemons_on_redis_and_postgres() 
         cron_with_two_daemons(&backend);
     }
 }
+
+/// Waits until the job's summary and manifest are archived; returns the job.
+fn wait_archived(daemon: &Daemon, id: &str, limit: Duration) -> Value {
+    daemon.wait_job(id, limit, |j| {
+        j["archived_at"].is_string() && j["waiting_for_archive"] == 0
+    })
+}
+
+#[test]
+fn every_run_is_archived_with_checksums_in_the_default_folder() {
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
+    let sweep = workspace_root().join("config/jobs/sweep.toml");
+    let toml = std::fs::read_to_string(&sweep).unwrap();
+    let id = daemon.submit(&toml, sweep.parent().unwrap())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    daemon.wait_final(&id, LONG);
+    let job = wait_archived(&daemon, &id, LONG);
+    let archive =
+        barwise_archive::Archive::open(&format!("file://{}", dir.path().join("archive").display()))
+            .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (manifest, found) = runtime.block_on(archive.verify_job(&id)).unwrap();
+    assert!(found.is_clean(), "{found:?}");
+    let manifest = manifest.unwrap();
+    let total = job["runs"]["total"].as_u64().unwrap() as usize;
+    assert_eq!(manifest.runs, total);
+    assert_eq!(
+        manifest.objects.len(),
+        3 * total + 1,
+        "3 objects per run + summary"
+    );
+    // Each run row carries its archive location and digest; the report in the archive is the
+    // stored result.
+    let runs = runs_of(&daemon, &id);
+    for run in &runs {
+        assert_eq!(run["archive_status"], "archived", "{run}");
+        assert_eq!(run["archive_sha256"].as_str().unwrap().len(), 64);
+        let prefix = format!("jobs/{id}/runs/{}", run["id"].as_str().unwrap());
+        assert!(
+            run["archive_url"].as_str().unwrap().ends_with(&prefix),
+            "{run}"
+        );
+        let report: Value = serde_json::from_slice(
+            &runtime
+                .block_on(archive.get(&format!("{prefix}/report.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(report["metrics"]["final_equity"], run["final_equity"]);
+    }
+    // The runner's spool is cleaned up.
+    let spool = dir.path().join("spool");
+    assert!(
+        !spool.exists() || std::fs::read_dir(&spool).unwrap().next().is_none(),
+        "spool left behind"
+    );
+}
+
+#[test]
+fn an_unreachable_archive_loses_nothing_and_catches_up_with_data_from_s3() {
+    let Some(endpoint) = barwise_test_support::s3_endpoint() else {
+        return;
+    };
+    // Candles read from the S3 server through a URL in the job file.
+    let data_url = barwise_test_support::s3_url(&endpoint, "candles", "data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = barwise_archive::Archive::open(&data_url).unwrap();
+    for name in ["ETH_BTC-5m.csv", "LTC_BTC-5m.csv"] {
+        let bytes = std::fs::read(barwise_test_support::data_file(name)).unwrap();
+        runtime
+            .block_on(store.put_once(name, bytes.into()))
+            .unwrap();
+    }
+    let object = |name: &str| data_url.replacen("/data?", &format!("/data/{name}?"), 1);
+    // The archive: an S3 server that is not running yet.
+    let port = barwise_test_support::free_port().unwrap();
+    let archive_endpoint = format!("http://127.0.0.1:{port}");
+    let archive_url = format!(
+        "s3://archive/barwise?endpoint={archive_endpoint}&region=us-east-1&path_style=true\
+         &allow_http=true&access_key_id=test&secret_access_key=test&retries=0&timeout=2"
+    );
+    let plugins = plugin_dir(&REAL_PLUGINS);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(
+        dir.path(),
+        plugins.path(),
+        &Backend::sqlite(dir.path()),
+        &format!("archive_url = {archive_url:?}"),
+    );
+    let job = format!(
+        "[job]\nname = \"from-s3\"\n\n[data.symbols]\n\"ETH/BTC\" = {:?}\n\"LTC/BTC\" = {:?}\n\n\
+         [[strategies]]\nplugin = \"sma_cross\"\nparams = {{ fast = [5, 10] }}\n",
+        object("ETH_BTC-5m.csv"),
+        object("LTC_BTC-5m.csv"),
+    );
+    let id = daemon.submit(&job, dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["runs"]["succeeded"], 4, "{done}");
+    // Recorded, waiting for the archive, and the daemon says it is not ready.
+    let job = daemon.get(&format!("/api/v1/jobs/{id}"));
+    assert_eq!(job["waiting_for_archive"], 4, "{job}");
+    assert!(job["archived_at"].is_null());
+    let (status, ready) = daemon.request(Method::GET, "/readyz", None, None);
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["checks"]["archive"]["ok"], false, "{ready}");
+    // The store comes back: everything is archived, nothing lost.
+    assert!(barwise_test_support::start_s3_server(port));
+    let url = barwise_test_support::s3_url(&archive_endpoint, "archive", "barwise");
+    wait_archived(&daemon, &id, LONG);
+    let archive = barwise_archive::Archive::open(&url).unwrap();
+    let (manifest, found) = runtime.block_on(archive.verify_job(&id)).unwrap();
+    assert!(found.is_clean(), "{found:?}");
+    assert_eq!(manifest.unwrap().objects.len(), 13);
+    let (status, _) = daemon.request(Method::GET, "/readyz", None, None);
+    assert_eq!(status, 200);
+    assert!(
+        daemon.log().contains("archive reachable again"),
+        "{}",
+        daemon.log()
+    );
+}
