@@ -30,7 +30,7 @@ enum Command {
     /// Write the HTML report of a job from the results database: runs ranked by a metric, and a
     /// heatmap of the metric over two parameters for sweeps.
     Report(ReportArgs),
-    /// Run the daemon: HTTP API, queue workers and cron scheduler (see docs/OPERATIONS.md).
+    /// Run the daemon: HTTP API, queue workers, cron scheduler and archiver (see docs/daemon.md).
     Serve(ServeArgs),
     /// Submit a job file to the daemon (relative data paths resolve against the file's folder).
     Submit(SubmitArgs),
