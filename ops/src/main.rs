@@ -2,6 +2,7 @@
 //! (`migrate run|revert|status|redo`) and the archive (`archive verify|prune`).
 
 mod archive;
+mod backup;
 
 use anyhow::{Context as _, Result};
 use barwise_storage::{Store, default_database_url};
@@ -21,6 +22,11 @@ enum Command {
     Migrate {
         #[command(subcommand)]
         action: MigrateAction,
+    },
+    /// Backups of the results database into the archive's object store.
+    Backup {
+        #[command(subcommand)]
+        action: BackupAction,
     },
     /// The object-store archive of runs and jobs.
     Archive {
@@ -57,6 +63,147 @@ enum ArchiveAction {
         #[command(flatten)]
         archive: ArchiveArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupAction {
+    /// Take a backup: pg_dump (custom format) or an SQLite VACUUM INTO snapshot, compressed,
+    /// checksummed, uploaded, catalogued.
+    Create {
+        #[command(flatten)]
+        archive: ArchiveArgs,
+    },
+    /// The backup catalog, newest first.
+    List {
+        #[command(flatten)]
+        archive: ArchiveArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a backup, check its checksum, and check that it restores (pg_restore --list,
+    /// or SQLite's integrity_check).
+    Verify {
+        /// Backup id.
+        id: String,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+    },
+    /// Restore a backup into an empty database (--force replaces a non-empty one), then migrate
+    /// it to the current schema.
+    Restore {
+        /// Backup id.
+        id: String,
+        /// Target database URL.
+        #[arg(long)]
+        to: String,
+        /// Replace the contents of a non-empty target.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+    },
+    /// Remove backups a retention policy does not keep.
+    Prune {
+        /// Keep the newest backup of each of the last N days with backups.
+        #[arg(long, default_value_t = 7)]
+        keep_daily: usize,
+        /// Keep the newest backup of each of the last N ISO weeks with backups.
+        #[arg(long, default_value_t = 4)]
+        keep_weekly: usize,
+        /// Keep the newest backup of each of the last N months with backups.
+        #[arg(long, default_value_t = 12)]
+        keep_monthly: usize,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        archive: ArchiveArgs,
+    },
+}
+
+impl ArchiveArgs {
+    fn archive(&self) -> Result<barwise_archive::Archive> {
+        let url = self
+            .archive_url
+            .clone()
+            .unwrap_or_else(archive::default_archive_url);
+        Ok(barwise_archive::Archive::open(&url)?)
+    }
+}
+
+fn backup_command(action: BackupAction) -> Result<i32> {
+    match action {
+        BackupAction::Create { archive } => {
+            let store = archive.database.open()?;
+            let meta = backup::create(&store, &archive.archive()?)?;
+            println!(
+                "backup {} of {}: {} bytes, sha256 {}, schema {}",
+                meta.id, meta.database, meta.size, meta.sha256, meta.schema_version
+            );
+        }
+        BackupAction::List { archive, json } => {
+            let store = archive.database.open()?;
+            let rows = store.list_backups()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for b in rows {
+                    println!(
+                        "{}  {}  {:>12} bytes  {}  {}  {}  verified {}",
+                        b.id,
+                        barwise_engine::TimeMs(b.created_ms),
+                        b.size_bytes,
+                        b.source,
+                        b.schema_version,
+                        b.status,
+                        b.verified_ms.map_or_else(
+                            || "never".to_owned(),
+                            |t| barwise_engine::TimeMs(t).to_string()
+                        )
+                    );
+                }
+            }
+        }
+        BackupAction::Verify { id, archive } => {
+            let store = archive.database.open().ok();
+            println!(
+                "{}",
+                backup::verify(store.as_ref(), &archive.archive()?, &id)?
+            );
+        }
+        BackupAction::Restore {
+            id,
+            to,
+            force,
+            archive,
+        } => {
+            println!("{}", backup::restore(&archive.archive()?, &id, &to, force)?);
+        }
+        BackupAction::Prune {
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            dry_run,
+            archive,
+        } => {
+            let store = archive.database.open()?;
+            let removed = backup::prune(
+                &store,
+                &archive.archive()?,
+                keep_daily,
+                keep_weekly,
+                keep_monthly,
+                dry_run,
+            )?;
+            let verb = if dry_run { "would remove" } else { "removed" };
+            for id in &removed {
+                println!("{verb} backup {id}");
+            }
+            println!("{verb} {} backup(s)", removed.len());
+        }
+    }
+    Ok(0)
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,6 +345,7 @@ fn main() {
     let result = match cli.command {
         Command::Migrate { action } => migrate(action),
         Command::Archive { action } => archive_command(action),
+        Command::Backup { action } => backup_command(action),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -7,6 +7,7 @@
 //! one transaction keyed by `(job, run key)`, so a task delivered twice leaves exactly one run
 //! and one set of trades.
 
+mod backup;
 mod error;
 mod lifecycle;
 mod migrate;
@@ -17,7 +18,7 @@ mod store;
 mod url;
 
 pub use error::StorageError;
-pub use migrate::MigrationStatus;
+pub use migrate::{MigrationStatus, known_migrations};
 pub use models::{BackupRow, JobRow, JobStatus, RunRow, RunStatus, ScheduleRow, TradeRow};
 pub use records::{JobFilter, Metric, NewJob, RecordOutcome, RunRecord, RunResult};
 pub use store::Store;

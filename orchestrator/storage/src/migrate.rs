@@ -34,6 +34,17 @@ where
     all
 }
 
+/// Names of the migrations this binary embeds for `backend` (`postgres` or `sqlite`), oldest
+/// first.
+pub fn known_migrations(backend: &str) -> Vec<String> {
+    let all = if backend == "postgres" {
+        names::<diesel::pg::Pg>(&POSTGRES)
+    } else {
+        names::<diesel::sqlite::Sqlite>(&SQLITE)
+    };
+    all.into_iter().map(|(_, name)| name).collect()
+}
+
 /// Name of the newest migration embedded for `backend`.
 pub(crate) fn newest_known(backend: &str) -> String {
     let all = if backend == "postgres" {
