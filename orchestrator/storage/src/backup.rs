@@ -23,6 +23,15 @@ struct Count {
     n: i64,
 }
 
+/// Every table's rows except the backup catalog.
+type Contents = (
+    Vec<JobRow>,
+    Vec<RunRow>,
+    Vec<TradeRow>,
+    Vec<ScheduleRow>,
+    Vec<(String, String)>,
+);
+
 fn digest<T: serde::Serialize>(rows: &[T]) -> String {
     let mut hasher = Sha256::new();
     for row in rows {
@@ -126,13 +135,7 @@ impl Store {
     /// Database errors.
     pub fn content_checksums(&self) -> Result<Vec<(&'static str, usize, String)>, StorageError> {
         let err = |e| StorageError::query(&self.db, "reading every table", e);
-        let (j, r, t, s, a): (
-            Vec<JobRow>,
-            Vec<RunRow>,
-            Vec<TradeRow>,
-            Vec<ScheduleRow>,
-            Vec<(String, String)>,
-        ) = with_conn!(self, conn => {
+        let (j, r, t, s, a): Contents = with_conn!(self, conn => {
             (
                 jobs::table.order(jobs::id).select(JobRow::as_select()).load(conn).map_err(err)?,
                 runs::table.order(runs::id).select(RunRow::as_select()).load(conn).map_err(err)?,
