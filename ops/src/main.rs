@@ -28,6 +28,29 @@ enum Command {
         #[command(subcommand)]
         action: BackupAction,
     },
+    /// Check the installation once: database, queue, workers, stuck jobs, archive, plugins,
+    /// backups, disk. Exit code 0 ok, 1 warning, 2 critical.
+    Health {
+        /// The daemon's configuration file (thresholds, URLs) [default: the defaults].
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the health checks continuously, printing every change of state (and posting it to
+    /// the configured alert webhooks).
+    Monitor {
+        /// The daemon's configuration file.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Time between rounds, like 10s or 1m.
+        #[arg(long, default_value = "10s")]
+        interval: String,
+        /// Stop after this many rounds [default: run until interrupted].
+        #[arg(long)]
+        rounds: Option<u64>,
+    },
     /// The object-store archive of runs and jobs.
     Archive {
         #[command(subcommand)]
@@ -340,12 +363,80 @@ fn migrate(action: MigrateAction) -> Result<i32> {
     Ok(0)
 }
 
+fn load_config(path: Option<&std::path::Path>) -> Result<barwise::daemon::config::Config> {
+    Ok(barwise::daemon::config::Config::load(path)?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")
+}
+
+fn health(config: Option<&std::path::Path>, json: bool) -> Result<i32> {
+    let config = load_config(config)?;
+    let checks = runtime()?.block_on(barwise::health::run_checks(&config, None, None));
+    let overall = barwise::health::overall(&checks);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "status": overall,
+                "checks": checks,
+            }))?
+        );
+    } else {
+        print!("{}", barwise::health::render(&checks));
+        println!("overall: {}", overall.as_str());
+    }
+    Ok(overall as i32)
+}
+
+fn monitor(config: Option<&std::path::Path>, interval: &str, rounds: Option<u64>) -> Result<i32> {
+    let every =
+        barwise_jobs::parse_duration(interval).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+    let config = load_config(config)?;
+    let runtime = runtime()?;
+    let alerts = runtime.block_on(async { barwise::alerts::Alerts::start(&config.health) });
+    let mut last: std::collections::BTreeMap<&'static str, barwise::health::Severity> =
+        std::collections::BTreeMap::new();
+    let mut round = 0;
+    loop {
+        let checks = runtime.block_on(barwise::health::run_checks(&config, None, None));
+        let now = barwise_engine::TimeMs(barwise::execute::now_ms());
+        for c in &checks {
+            let before = last.insert(c.name, c.status);
+            if before != Some(c.status) {
+                println!("{now} {} {}: {}", c.name, c.status.as_str(), c.detail);
+                if before.is_some() {
+                    alerts.check_changed(c, before);
+                }
+            }
+        }
+        round += 1;
+        if rounds.is_some_and(|r| round >= r) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(every));
+    }
+    // Give queued alerts a moment to go out.
+    runtime.block_on(alerts.flush(std::time::Duration::from_secs(5)));
+    Ok(0)
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Migrate { action } => migrate(action),
         Command::Archive { action } => archive_command(action),
         Command::Backup { action } => backup_command(action),
+        Command::Health { config, json } => health(config.as_deref(), json),
+        Command::Monitor {
+            config,
+            interval,
+            rounds,
+        } => monitor(config.as_deref(), &interval, rounds),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -191,6 +191,7 @@ pub fn execute(
         on_progress,
         total: plan.runs.len(),
         spool_dir: None,
+        on_record: &|_, _| {},
     };
     let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
     let stop = StopSignal::default();
@@ -352,6 +353,9 @@ pub struct Executor<'a> {
     pub total: usize,
     /// Where runners write each succeeded run's archive objects (`None`: no archive).
     pub spool_dir: Option<PathBuf>,
+    /// Called for each result recorded by this executor: succeeded or not, and milliseconds
+    /// in the runner.
+    pub on_record: &'a (dyn Fn(bool, u64) + Sync),
 }
 
 impl std::fmt::Debug for Executor<'_> {
@@ -397,6 +401,7 @@ impl Executor<'_> {
             self.store.mark_run_archive_pending(id)?;
         }
         if let RecordOutcome::Recorded(_) = outcome {
+            (self.on_record)(matches!(result, RunResult::Succeeded(_)), elapsed_ms);
             let counter = match result {
                 RunResult::Succeeded(_) => &self.progress.succeeded,
                 RunResult::Failed(_) => &self.progress.failed,

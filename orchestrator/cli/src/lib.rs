@@ -4,9 +4,11 @@
 //! modules here. `runner` is the process boundary behind which plugin code runs, so that a
 //! crashing plugin takes down only its runner.
 
+pub mod alerts;
 pub mod client;
 pub mod daemon;
 pub mod execute;
+pub mod health;
 pub mod html;
 pub mod job_html;
 pub mod plugin_dir;

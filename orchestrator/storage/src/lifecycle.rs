@@ -349,3 +349,21 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Jobs that ended `failed` after `after_ms`, oldest first (what alerts report).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn jobs_failed_after(&self, after_ms: i64) -> Result<Vec<JobRow>, StorageError> {
+        with_conn!(self, conn => {
+            jobs::table
+                .filter(jobs::status.eq(JobStatus::Failed.as_str()))
+                .filter(jobs::finished_ms.gt(after_ms))
+                .order(jobs::finished_ms.asc())
+                .select(JobRow::as_select())
+                .load(conn)
+                .map_err(|e| StorageError::query(&self.db, "listing failed jobs", e))
+        })
+    }
+}

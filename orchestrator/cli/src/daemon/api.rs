@@ -130,6 +130,7 @@ pub fn router(daemon: Shared) -> Router {
     Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(limit))
@@ -169,6 +170,14 @@ async fn openapi() -> impl IntoResponse {
 
 async fn livez() -> impl IntoResponse {
     axum::Json(json!({ "status": "ok" }))
+}
+
+async fn metrics(State(daemon): State<Shared>) -> Response {
+    let depth = daemon.queue.depth().await.ok();
+    let text = blocking(&daemon, move |d| Ok(super::metrics::render(d, depth)))
+        .await
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn readyz(State(daemon): State<Shared>) -> Response {

@@ -38,6 +38,15 @@ struct File {
     poll_interval: Option<String>,
     shutdown_grace: Option<String>,
     schedule_catch_up: Option<String>,
+    backup_warn_age: Option<String>,
+    backup_critical_age: Option<String>,
+    disk_warn_free_percent: Option<f64>,
+    disk_critical_free_percent: Option<f64>,
+    queue_warn_depth: Option<u64>,
+    archive_warn_waiting: Option<i64>,
+    alert_webhooks: Option<Vec<String>>,
+    alert_min_interval: Option<String>,
+    health_interval: Option<String>,
 }
 
 /// Validated settings of one daemon.
@@ -85,6 +94,31 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// A tick missed while no daemon ran is still fired at start if it is at most this old.
     pub schedule_catch_up: Duration,
+    /// Health thresholds and alerting.
+    pub health: HealthConfig,
+}
+
+/// Thresholds of `barwise-ops health` and the daemon's alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthConfig {
+    /// The newest successful backup older than this is a warning.
+    pub backup_warn_age: Duration,
+    /// ... and older than this, critical.
+    pub backup_critical_age: Duration,
+    /// Free disk space under the data folder below this percentage is a warning.
+    pub disk_warn_free_percent: f64,
+    /// ... and below this, critical.
+    pub disk_critical_free_percent: f64,
+    /// More unfinished tasks in the queue than this is a warning.
+    pub queue_warn_depth: u64,
+    /// More runs waiting for the archive than this is a warning.
+    pub archive_warn_waiting: i64,
+    /// URLs that receive a JSON POST (Slack-compatible `{"text": …}`) on alerts.
+    pub alert_webhooks: Vec<String>,
+    /// The same alert is sent at most once per this interval.
+    pub alert_min_interval: Duration,
+    /// How often the daemon runs the health checks to alert on changes.
+    pub health_interval: Duration,
 }
 
 /// A configuration problem, naming the file and key.
@@ -132,6 +166,25 @@ impl Config {
                 .map(Duration::from_millis)
                 .map_err(|e| err(format!("{key}: {e}")))
         };
+        let percent = |key: &str, value: Option<f64>, default: f64| {
+            let v = value.unwrap_or(default);
+            if (0.0..=100.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(err(format!(
+                    "{key}: expected a percentage from 0 to 100, got {v}"
+                )))
+            }
+        };
+        if let Some(hooks) = &file.alert_webhooks
+            && let Some(bad) = hooks
+                .iter()
+                .find(|h| !(h.starts_with("http://") || h.starts_with("https://")))
+        {
+            return Err(err(format!(
+                "alert_webhooks: expected http:// or https:// URLs, got {bad:?}"
+            )));
+        }
         let listen_text = file.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = listen_text.parse().map_err(|_| {
             err(format!(
@@ -207,6 +260,29 @@ impl Config {
             poll_interval: duration("poll_interval", &file.poll_interval, "200ms")?,
             shutdown_grace: duration("shutdown_grace", &file.shutdown_grace, "30s")?,
             schedule_catch_up: duration("schedule_catch_up", &file.schedule_catch_up, "1h")?,
+            health: HealthConfig {
+                backup_warn_age: duration("backup_warn_age", &file.backup_warn_age, "26h")?,
+                backup_critical_age: duration(
+                    "backup_critical_age",
+                    &file.backup_critical_age,
+                    "50h",
+                )?,
+                disk_warn_free_percent: percent(
+                    "disk_warn_free_percent",
+                    file.disk_warn_free_percent,
+                    10.0,
+                )?,
+                disk_critical_free_percent: percent(
+                    "disk_critical_free_percent",
+                    file.disk_critical_free_percent,
+                    5.0,
+                )?,
+                queue_warn_depth: file.queue_warn_depth.unwrap_or(10_000),
+                archive_warn_waiting: file.archive_warn_waiting.unwrap_or(100),
+                alert_webhooks: file.alert_webhooks.unwrap_or_default(),
+                alert_min_interval: duration("alert_min_interval", &file.alert_min_interval, "5m")?,
+                health_interval: duration("health_interval", &file.health_interval, "30s")?,
+            },
             data_dir,
         })
     }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod archiver;
 pub mod catalog;
 pub mod config;
+pub mod metrics;
 pub mod queue;
 pub mod scheduler;
 pub mod serve;
@@ -107,6 +108,10 @@ pub struct Daemon {
     pub queue: Queue,
     /// The archive (`None` when disabled).
     pub archive: Option<barwise_archive::Archive>,
+    /// Alert sender.
+    pub alerts: crate::alerts::Alerts,
+    /// Counters and gauges for `/metrics`.
+    pub metrics: metrics::Metrics,
     /// Stop signals of the tasks running here, by job.
     active: Mutex<HashMap<String, Vec<Arc<StopSignal>>>>,
     shutting_down: AtomicBool,
@@ -121,6 +126,7 @@ impl Daemon {
         store: Store,
         queue: Queue,
         archive: Option<barwise_archive::Archive>,
+        alerts: crate::alerts::Alerts,
     ) -> Daemon {
         let catalog = PluginCatalog::new(config.plugin_dir.clone(), config.runner.clone());
         Daemon {
@@ -129,6 +135,8 @@ impl Daemon {
             catalog,
             queue,
             archive,
+            alerts,
+            metrics: metrics::Metrics::default(),
             active: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
             started: Instant::now(),

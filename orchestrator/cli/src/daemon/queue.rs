@@ -39,6 +39,8 @@ pub enum Queue {
         storage: SqliteStorage<BatchTask>,
         /// The URL, for messages.
         url: String,
+        /// The queue name.
+        name: String,
     },
     /// apalis-redis.
     Redis {
@@ -46,6 +48,8 @@ pub enum Queue {
         storage: RedisStorage<BatchTask>,
         /// The URL, for messages.
         url: String,
+        /// The queue name.
+        name: String,
     },
 }
 
@@ -90,7 +94,11 @@ impl Queue {
                     .heartbeat_interval(config.heartbeat)
                     .missed_heartbeats(config.missed_heartbeats),
             );
-            Ok(Queue::Sqlite { storage, url })
+            Ok(Queue::Sqlite {
+                storage,
+                url,
+                name: config.queue_name.clone(),
+            })
         } else {
             let conn = apalis_redis::connect(config.queue_url.as_str())
                 .await
@@ -102,7 +110,11 @@ impl Queue {
                     .heartbeat_interval(config.heartbeat)
                     .missed_heartbeats(config.missed_heartbeats),
             );
-            Ok(Queue::Redis { storage, url })
+            Ok(Queue::Redis {
+                storage,
+                url,
+                name: config.queue_name.clone(),
+            })
         }
     }
 
@@ -110,6 +122,13 @@ impl Queue {
     pub fn url(&self) -> &str {
         match self {
             Queue::Sqlite { url, .. } | Queue::Redis { url, .. } => url,
+        }
+    }
+
+    /// The queue name (namespace of this installation's tasks).
+    pub fn name(&self) -> &str {
+        match self {
+            Queue::Sqlite { name, .. } | Queue::Redis { name, .. } => name,
         }
     }
 
@@ -186,6 +205,79 @@ impl Queue {
             }
         }
         Ok(())
+    }
+
+    /// Tasks not finished yet: waiting, in flight, or failed with attempts left.
+    ///
+    /// # Errors
+    /// [`QueueError`] when the queue does not answer.
+    pub async fn depth(&self) -> Result<u64, QueueError> {
+        match self {
+            Queue::Sqlite { storage, .. } => {
+                let queue = self.name().to_owned();
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND (status IN ('Pending', \
+                     'Queued', 'Running') OR (status = 'Failed' AND attempts < max_attempts))",
+                )
+                .bind(queue)
+                .fetch_one(storage.pool())
+                .await
+                .map_err(|e| self.error(e))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+            Queue::Redis { storage, .. } => {
+                let mut storage = storage.clone();
+                let config = storage.get_config().clone();
+                let waiting: u64 = redis::cmd("LLEN")
+                    .arg(config.active_jobs_list())
+                    .query_async(storage.get_connection())
+                    .await
+                    .map_err(|e| self.error(e))?;
+                let in_flight: u64 = redis::cmd("ZCARD")
+                    .arg(config.inflight_jobs_set())
+                    .query_async(storage.get_connection())
+                    .await
+                    .unwrap_or(0);
+                Ok(waiting + in_flight)
+            }
+        }
+    }
+
+    /// Workers (of any daemon) that sent a heartbeat within `within`.
+    ///
+    /// # Errors
+    /// [`QueueError`] when the queue does not answer.
+    pub async fn live_workers(&self, within: std::time::Duration) -> Result<u64, QueueError> {
+        let within = i64::try_from(within.as_secs().max(1)).unwrap_or(i64::MAX);
+        match self {
+            Queue::Sqlite { storage, .. } => {
+                let queue = self.name().to_owned();
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM Workers WHERE worker_type = ?1 \
+                     AND last_seen >= CAST(strftime('%s', 'now') AS INTEGER) - ?2",
+                )
+                .bind(queue)
+                .bind(within)
+                .fetch_one(storage.pool())
+                .await
+                .map_err(|e| self.error(e))?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            }
+            Queue::Redis { storage, .. } => {
+                let mut storage = storage.clone();
+                let key = storage.get_config().workers_set();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                redis::cmd("ZCOUNT")
+                    .arg(key)
+                    .arg(now - within)
+                    .arg("+inf")
+                    .query_async(storage.get_connection())
+                    .await
+                    .map_err(|e| self.error(e))
+            }
+        }
     }
 
     /// Runs this daemon's worker until `shutdown` completes: up to `config.workers` tasks at

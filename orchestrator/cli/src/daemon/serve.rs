@@ -127,7 +127,14 @@ async fn run(config: Config) -> Result<()> {
         .map(barwise_archive::Archive::open)
         .transpose()
         .context("opening the archive")?;
-    let daemon = Arc::new(Daemon::new(config, store, queue.clone(), archive.clone()));
+    let alerts = crate::alerts::Alerts::start(&config.health);
+    let daemon = Arc::new(Daemon::new(
+        config,
+        store,
+        queue.clone(),
+        archive.clone(),
+        alerts,
+    ));
     {
         let d = Arc::clone(&daemon);
         tokio::task::spawn_blocking(move || {
@@ -179,6 +186,7 @@ async fn run(config: Config) -> Result<()> {
     });
     let schedules = tokio::spawn(scheduler::run(Arc::clone(&daemon), stop_rx.clone()));
     let watcher = tokio::spawn(watch_jobs(Arc::clone(&daemon), stop_rx.clone()));
+    let health = tokio::spawn(watch_health(Arc::clone(&daemon), stop_rx.clone()));
     let archiver = archive.map(|a| {
         tokio::spawn(super::archiver::run(
             Arc::clone(&daemon),
@@ -215,6 +223,7 @@ async fn run(config: Config) -> Result<()> {
     hand_back.abort();
     let _ = schedules.await;
     let _ = watcher.await;
+    let _ = health.await;
     if let Some(archiver) = archiver {
         let _ = tokio::time::timeout(Duration::from_secs(10), archiver).await;
     }
@@ -233,10 +242,45 @@ async fn wait_for_signal() -> &'static str {
     }
 }
 
+/// Runs the health checks every `health_interval`, keeps them for `/metrics`, and alerts when
+/// one changes state.
+async fn watch_health(daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
+    let mut last: std::collections::BTreeMap<&'static str, crate::health::Severity> =
+        std::collections::BTreeMap::new();
+    loop {
+        let checks = crate::health::run_checks(
+            &daemon.config,
+            Some(daemon.store.clone()),
+            Some(daemon.queue.clone()),
+        )
+        .await;
+        for c in &checks {
+            let before = last.insert(c.name, c.status);
+            // The first round sets the baseline; only problems found then are alerted.
+            if before != Some(c.status)
+                && (before.is_some() || c.status != crate::health::Severity::Ok)
+            {
+                daemon.alerts.check_changed(c, before);
+            }
+        }
+        if let Ok(mut kept) = daemon.metrics.health.lock() {
+            *kept = checks;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(daemon.config.health.health_interval) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
 /// Stops local tasks of jobs cancelled or failed elsewhere (another daemon, the API of another
 /// process), and fails running jobs past their timeout.
 async fn watch_jobs(daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
     let mut last_sweep = tokio::time::Instant::now();
+    let failed_since = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(now_ms()));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(WATCH) => {}
@@ -250,7 +294,24 @@ async fn watch_jobs(daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
             last_sweep = tokio::time::Instant::now();
         }
         let d = Arc::clone(&daemon);
+        let since = Arc::clone(&failed_since);
         let _ = tokio::task::spawn_blocking(move || {
+            if sweep {
+                // Alert on jobs that failed since the last sweep (whichever daemon failed them).
+                let from = since.load(std::sync::atomic::Ordering::SeqCst);
+                if let Ok(failed) = d.store.jobs_failed_after(from) {
+                    let mut newest = from;
+                    for job in &failed {
+                        newest = newest.max(job.finished_ms.unwrap_or(from));
+                        d.alerts.job_failed(
+                            &job.id,
+                            &job.name,
+                            job.error.as_deref().unwrap_or("no error recorded"),
+                        );
+                    }
+                    since.store(newest, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
             for job_id in d.active_jobs() {
                 match d.store.job(&job_id).map(|j| JobStatus::parse(&j.status)) {
                     Ok(Some(JobStatus::Cancelled)) => d.stop_job(&job_id, StopReason::Cancelled),

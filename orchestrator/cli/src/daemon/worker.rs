@@ -133,6 +133,7 @@ impl Daemon {
                 .archive
                 .as_ref()
                 .map(|_| super::archiver::spool_dir(self, &job.id)),
+            on_record: &|ok, ms| self.metrics.observe_run(ok, ms),
         };
         let plugin_path: PathBuf = match plugin_path {
             Ok(path) => path,

@@ -678,3 +678,208 @@ fn an_unreachable_archive_loses_nothing_and_catches_up_with_data_from_s3() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `barwise-ops`, built beside `barwise` by `cargo test --workspace`.
+fn ops_binary() -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_BIN_EXE_barwise")).with_file_name("barwise-ops");
+    barwise_test_support::require_or_skip(
+        "the barwise-ops binary next to barwise (cargo test --workspace builds it)",
+        path.is_file(),
+    )
+    .then_some(path)
+}
+
+/// A local HTTP receiver: every request body it gets, in order.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&received);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            if let Ok(value) = serde_json::from_slice(&body) {
+                sink.lock().unwrap().push(value);
+            }
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (url, received)
+}
+
+#[test]
+fn alerts_metrics_and_health_report_what_goes_wrong() {
+    let plugins = plugin_dir(&["sma_cross", "test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, received) = webhook_receiver();
+    let daemon = start(
+        dir.path(),
+        plugins.path(),
+        &Backend::sqlite(dir.path()),
+        &format!(
+            "alert_webhooks = [{hook:?}]\nhealth_interval = \"1s\"\nalert_min_interval = \"1s\""
+        ),
+    );
+    // A job that fails by its timeout.
+    let job = job_toml("doomed", "test_crashing", "mode = 3", "timeout = \"1s\"");
+    let id = daemon.submit(&job, dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["status"], "failed");
+    // A plugin folder that loses its plugins: the plugins check turns critical.
+    for entry in std::fs::read_dir(plugins.path()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = received.lock().unwrap().clone();
+        let job_alert = got
+            .iter()
+            .any(|a| a["event"] == "job_failed" && a["text"].as_str().unwrap_or("").contains(&id));
+        let check_alert = got.iter().any(|a| {
+            a["event"] == "check_changed"
+                && a["details"]["check"]["name"] == "plugins"
+                && a["details"]["check"]["status"] == "critical"
+        });
+        if job_alert && check_alert {
+            assert!(
+                got.iter().all(|a| a["text"].is_string()),
+                "Slack-compatible: {got:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alerts so far: {got:?}\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Prometheus metrics, without a token.
+    let (status, text) = daemon.request(Method::GET, "/metrics", None, None);
+    assert_eq!(status, 200);
+    let text = text.as_str().unwrap().to_owned();
+    for expected in [
+        "# TYPE barwise_runs_total counter",
+        "barwise_jobs{status=\"failed\"} 1",
+        "# TYPE barwise_run_duration_seconds histogram",
+        "barwise_run_duration_seconds_bucket{le=\"+Inf\"}",
+        "barwise_queue_depth ",
+        "barwise_workers_busy 0",
+        "barwise_archive_backlog_runs 0",
+        "barwise_health_check_status{check=\"plugins\"} 2",
+    ] {
+        assert!(text.contains(expected), "{expected} missing in\n{text}");
+    }
+    // barwise-ops health against the same installation: critical, exit code 2, JSON.
+    let Some(ops) = ops_binary() else { return };
+    let health = Command::new(&ops)
+        .args(["health", "--json", "--config"])
+        .arg(&daemon.config)
+        .output()
+        .unwrap();
+    assert_eq!(health.status.code(), Some(2), "{}", out(&health));
+    let report: Value = serde_json::from_slice(&health.stdout).unwrap();
+    assert_eq!(report["status"], "critical");
+    let status_of = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status_of("database").as_deref(), Some("ok"));
+    assert_eq!(status_of("queue").as_deref(), Some("ok"));
+    assert_eq!(status_of("workers").as_deref(), Some("ok"), "{report}");
+    assert_eq!(status_of("plugins").as_deref(), Some("critical"));
+    assert_eq!(
+        status_of("backup").as_deref(),
+        Some("warning"),
+        "no backup yet"
+    );
+}
+
+#[test]
+fn a_backup_taken_while_jobs_run_restores_a_consistent_snapshot() {
+    let Some(ops) = ops_binary() else { return };
+    let plugins = plugin_dir(&["test_plugin_crashing"]);
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::sqlite(dir.path());
+    let daemon = start(dir.path(), plugins.path(), &backend, "");
+    let n = 24;
+    let id = daemon.submit(&slow_job("during-backup", n), dir.path())["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    daemon.wait_job(&id, LONG, |j| j["runs"]["succeeded"].as_i64() >= Some(2));
+    let archive = format!("file://{}", dir.path().join("backups").display());
+    let created = Command::new(&ops)
+        .args([
+            "backup",
+            "create",
+            "--database-url",
+            &backend.database_url,
+            "--archive-url",
+            &archive,
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", out(&created));
+    let backup = String::from_utf8_lossy(&created.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let done = daemon.wait_final(&id, LONG);
+    assert_eq!(done["status"], "completed");
+    let restored_url = format!("sqlite://{}", dir.path().join("restored.db").display());
+    let restored = Command::new(&ops)
+        .args([
+            "backup",
+            "restore",
+            &backup,
+            "--to",
+            &restored_url,
+            "--archive-url",
+            &archive,
+        ])
+        .output()
+        .unwrap();
+    assert!(restored.status.success(), "{}", out(&restored));
+    // The snapshot is consistent: the job's counters match its run rows, mid-job.
+    let store = barwise_storage::Store::connect(&restored_url).unwrap();
+    let job = store.job(&id).unwrap();
+    let runs = store
+        .runs_of_job(&id, barwise_storage::Metric::Sharpe, true, 1000, 0)
+        .unwrap();
+    assert_eq!((job.runs_succeeded + job.runs_failed) as usize, runs.len());
+    assert!(
+        runs.len() >= 2 && runs.len() < n,
+        "taken mid-job: {} runs",
+        runs.len()
+    );
+    let trades: usize = runs
+        .iter()
+        .map(|r| store.trades_of_run(&r.id).unwrap().len())
+        .sum();
+    let expected: i64 = runs.iter().filter_map(|r| r.trade_count).sum();
+    assert_eq!(trades as i64, expected);
+}
