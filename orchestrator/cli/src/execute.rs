@@ -268,6 +268,8 @@ pub fn run_batches(
             first.get_or_insert(e);
         }
     };
+    // The caller's span (job and runs) follows the work onto the worker threads.
+    let span = tracing::Span::current();
     std::thread::scope(|scope| {
         // The watchdog kills every runner when the job must stop.
         scope.spawn(|| {
@@ -293,6 +295,7 @@ pub fn run_batches(
         let handles: Vec<_> = (0..workers.max(1))
             .map(|_| {
                 scope.spawn(|| {
+                    let _entered = span.enter();
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some((plugin, runs)) = batches.get(i) else {
@@ -396,6 +399,7 @@ impl Executor<'_> {
         };
         // Count what the database did: a result already recorded is not counted twice.
         let outcome = self.store.record_run(&record, result)?;
+        tracing::debug!(run_id = %record.id, run_key = %record.run_key, succeeded = matches!(result, RunResult::Succeeded(_)), elapsed_ms, "run recorded");
         if self.spool_dir.is_some() && matches!(result, RunResult::Succeeded(_)) {
             let (RecordOutcome::Recorded(id) | RecordOutcome::AlreadyRecorded(id)) = &outcome;
             self.store.mark_run_archive_pending(id)?;

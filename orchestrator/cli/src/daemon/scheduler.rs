@@ -60,13 +60,19 @@ pub fn register(
     base_dir: &Path,
     source: &str,
 ) -> Result<ScheduleRow, SubmitError> {
-    let catalog = daemon.catalog.get().map_err(SubmitError::Plugins)?;
-    let limits = Limits {
-        max_runs: daemon.config.max_runs_per_job,
+    let (plan_name, plan_schedule) = match backup_template(text, source_name)? {
+        Some(named) => named,
+        None => {
+            let catalog = daemon.catalog.get().map_err(SubmitError::Plugins)?;
+            let limits = Limits {
+                max_runs: daemon.config.max_runs_per_job,
+            };
+            let plan = barwise_jobs::parse_job(text, source_name, base_dir, &catalog, &limits)
+                .map_err(SubmitError::Invalid)?;
+            (plan.name, plan.schedule)
+        }
     };
-    let plan = barwise_jobs::parse_job(text, source_name, base_dir, &catalog, &limits)
-        .map_err(SubmitError::Invalid)?;
-    let Some(cron) = plan.schedule.clone() else {
+    let Some(cron) = plan_schedule else {
         return Err(SubmitError::Invalid(JobErrors {
             source: source_name.to_owned(),
             errors: vec![JobError {
@@ -77,7 +83,7 @@ pub fn register(
     };
     let now = now_ms();
     let row = ScheduleRow {
-        name: name.unwrap_or(plan.name),
+        name: name.unwrap_or(plan_name),
         next_fire_ms: next_tick(&cron, now),
         cron,
         job_template: text.to_owned(),
@@ -153,10 +159,153 @@ pub fn register_folder(daemon: &Daemon, dir: &Path) {
     }
 }
 
+/// A backup schedule: a `[job]` table with `name` and `schedule`, and a `[backup]` table
+/// (optionally with `archive_url`, default the daemon's archive) instead of data and
+/// strategies. `None` for an ordinary job definition.
+///
+/// # Errors
+/// [`SubmitError::Invalid`] listing the problems of a backup template.
+fn backup_template(
+    text: &str,
+    source_name: &str,
+) -> Result<Option<(String, Option<String>)>, SubmitError> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(None);
+    };
+    let Some(backup) = table.get("backup") else {
+        return Ok(None);
+    };
+    let mut errors = Vec::new();
+    let mut problem = |path: &str, message: String| {
+        errors.push(JobError {
+            path: path.to_owned(),
+            message,
+        });
+    };
+    for key in table
+        .keys()
+        .filter(|k| !["job", "backup"].contains(&k.as_str()))
+    {
+        problem(
+            key,
+            "unknown key in a backup schedule (expected job and backup)".to_owned(),
+        );
+    }
+    match backup {
+        toml::Value::Table(b) => {
+            for key in b.keys().filter(|k| k.as_str() != "archive_url") {
+                problem(
+                    &format!("backup.{key}"),
+                    "unknown key (expected archive_url)".to_owned(),
+                );
+            }
+        }
+        _ => problem("backup", "expected a table".to_owned()),
+    }
+    let job = table.get("job").and_then(toml::Value::as_table);
+    let name = job
+        .and_then(|j| j.get("name"))
+        .and_then(toml::Value::as_str);
+    if name.is_none_or(str::is_empty) {
+        problem("job.name", "missing (required)".to_owned());
+    }
+    let schedule = job
+        .and_then(|j| j.get("schedule"))
+        .and_then(toml::Value::as_str);
+    match schedule {
+        None => problem(
+            "job.schedule",
+            "missing: a schedule needs a cron expression".to_owned(),
+        ),
+        Some(cron) => {
+            if let Err(e) = parse_schedule(cron) {
+                problem("job.schedule", e);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort();
+        return Err(SubmitError::Invalid(JobErrors {
+            source: source_name.to_owned(),
+            errors,
+        }));
+    }
+    Ok(Some((
+        name.unwrap_or_default().to_owned(),
+        schedule.map(str::to_owned),
+    )))
+}
+
+/// One tick of a backup schedule: claims the tick (a job row with the tick's idempotency key,
+/// so two daemons never back up twice), runs `barwise-ops backup create` next to this
+/// executable, and records the outcome in that job; a failure is alerted.
+fn fire_backup(daemon: &Daemon, schedule: &ScheduleRow, key: String, archive_url: Option<String>) {
+    let now = now_ms();
+    let claimed = daemon.store.create_job(&NewJob {
+        id: new_job_id(&schedule.name, now),
+        name: schedule.name.clone(),
+        definition: schedule.job_template.clone(),
+        runs_total: 0,
+        submitted_ms: now,
+        idempotency_key: Some(key),
+        timeout_ms: None,
+    });
+    let job = match claimed {
+        Ok((job, true)) => job,
+        Ok((_, false)) => return,
+        Err(e) => {
+            tracing::error!(schedule = %schedule.name, error = %e, "backup schedule could not fire");
+            return;
+        }
+    };
+    let _ =
+        daemon
+            .store
+            .transition_job(&job.id, &[JobStatus::Queued], JobStatus::Running, now, None);
+    let ops = std::env::current_exe()
+        .map(|exe| exe.with_file_name("barwise-ops"))
+        .unwrap_or_else(|_| "barwise-ops".into());
+    let archive = archive_url.or_else(|| daemon.config.archive_url.clone());
+    let mut command = std::process::Command::new(&ops);
+    command
+        .args(["backup", "create", "--database-url"])
+        .arg(&daemon.config.database_url);
+    if let Some(archive) = &archive {
+        command.arg("--archive-url").arg(archive);
+    }
+    let outcome = command.output();
+    let (status, error) = match outcome {
+        Ok(out) if out.status.success() => {
+            tracing::info!(schedule = %schedule.name, job_id = %job.id, "scheduled backup done: {}", String::from_utf8_lossy(&out.stdout).trim());
+            (JobStatus::Completed, None)
+        }
+        Ok(out) => (
+            JobStatus::Failed,
+            Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        ),
+        Err(e) => (
+            JobStatus::Failed,
+            Some(format!("cannot run {}: {e}", ops.display())),
+        ),
+    };
+    let _ = daemon.store.transition_job(
+        &job.id,
+        &[JobStatus::Running],
+        status,
+        now_ms(),
+        error.as_deref(),
+    );
+    if let Some(error) = error {
+        daemon.alerts.backup_failed(&schedule.name, &error);
+    }
+}
+
 /// Creates the job of one tick (once across all daemons, by its idempotency key) and queues it.
 /// A template that no longer validates (a plugin was removed, say) gives a failed job carrying
 /// the problems, so the miss is visible. Blocking.
 fn fire(daemon: &Daemon, schedule: &ScheduleRow, tick_ms: i64) {
+    let _span =
+        tracing::info_span!("schedule", name = %schedule.name, tick = %TimeMs(tick_ms)).entered();
     let key = format!(
         "schedule:{}@{}",
         schedule.name,
@@ -167,6 +316,25 @@ fn fire(daemon: &Daemon, schedule: &ScheduleRow, tick_ms: i64) {
         .as_deref()
         .map_or_else(|| daemon.config.base_dir.clone(), Into::into);
     let source = format!("schedule {}", schedule.name);
+    if let Ok(Some(_)) = backup_template(&schedule.job_template, &source) {
+        let archive_url = schedule
+            .job_template
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|t| {
+                t.get("backup")
+                    .and_then(|b| b.get("archive_url"))
+                    .and_then(toml::Value::as_str)
+                    .map(str::to_owned)
+            });
+        fire_backup(daemon, schedule, key, archive_url);
+        let _ = daemon.store.set_schedule_fired(
+            &schedule.name,
+            tick_ms,
+            next_tick(&schedule.cron, tick_ms),
+        );
+        return;
+    }
     match daemon.submit(
         &schedule.job_template,
         &source,
@@ -260,7 +428,11 @@ pub async fn run(daemon: Arc<Daemon>, mut stop: tokio::sync::watch::Receiver<boo
             for tick in ticks {
                 let d = Arc::clone(&daemon);
                 let s = schedule.clone();
-                let _ = tokio::task::spawn_blocking(move || fire(&d, &s, tick)).await;
+                // A backup may take minutes: it runs on its own, not holding other schedules.
+                let fire_one = tokio::task::spawn_blocking(move || fire(&d, &s, tick));
+                if backup_template(&schedule.job_template, "").is_ok_and(|b| b.is_none()) {
+                    let _ = fire_one.await;
+                }
             }
         }
         tokio::select! {

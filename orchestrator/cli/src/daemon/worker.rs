@@ -40,6 +40,10 @@ impl Daemon {
     /// # Errors
     /// [`TaskError`] when the task must be tried again later.
     pub fn execute_task(&self, task: &BatchTask) -> Result<(), TaskError> {
+        // Every log line of this task's work carries the job id and the task's run range.
+        let first = task.runs.first().map_or(0, |r| r.index);
+        let last = task.runs.last().map_or(0, |r| r.index);
+        let _span = tracing::info_span!("task", job_id = %task.job_id, runs = %format!("{first}..={last}"), plugin = %task.plugin).entered();
         let mut delay = Duration::from_millis(500);
         let mut attempt = 0;
         loop {

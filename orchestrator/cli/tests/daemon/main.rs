@@ -69,6 +69,17 @@ fn quickstart_and_sweep_through_the_clients() {
     let total = done["runs"]["total"].as_i64().unwrap();
     assert!(total >= 4 && done["runs"]["succeeded"] == total, "{done}");
     assert_eq!(done["progress"], 1.0);
+    // Every log line of a run's work names its job and run.
+    let log = daemon.log();
+    let recorded: Vec<&str> = log.lines().filter(|l| l.contains("run recorded")).collect();
+    assert!(recorded.len() as i64 >= total, "{log}");
+    assert!(
+        recorded
+            .iter()
+            .filter(|l| l.contains(&id))
+            .all(|l| l.contains(&format!("job_id={id}")) && l.contains("run_id=")),
+        "{recorded:?}"
+    );
 
     let listed = cli(&daemon, &["list"]);
     assert!(listed.status.success(), "{}", out(&listed));
@@ -882,4 +893,79 @@ fn a_backup_taken_while_jobs_run_restores_a_consistent_snapshot() {
         .sum();
     let expected: i64 = runs.iter().filter_map(|r| r.trade_count).sum();
     assert_eq!(trades as i64, expected);
+}
+
+#[test]
+fn nightly_backups_are_scheduled_through_the_daemon() {
+    if ops_binary().is_none() {
+        return;
+    }
+    let plugins = plugin_dir(&["sma_cross"]);
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::sqlite(dir.path());
+    let daemon = start(dir.path(), plugins.path(), &backend, "");
+    let (status, bad) = daemon.request(
+        Method::POST,
+        "/api/v1/schedules",
+        Some(TOKEN),
+        Some((
+            "application/toml",
+            "[job]\nname = \"b\"\nschedule = \"never\"\n[backup]\nkeep = 3\n",
+        )),
+    );
+    assert_eq!(status, 422, "{bad}");
+    let paths: Vec<&str> = bad["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["backup.keep", "job.schedule"], "{bad}");
+    let template = "[job]\nname = \"backups\"\nschedule = \"*/2 * * * * *\"\n\n[backup]\n";
+    let (status, saved) = daemon.request(
+        Method::POST,
+        "/api/v1/schedules",
+        Some(TOKEN),
+        Some(("application/toml", template)),
+    );
+    assert_eq!(status, 201, "{saved}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let jobs = daemon.get("/api/v1/jobs?name=backups")["jobs"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let done: Vec<Value> = jobs
+            .into_iter()
+            .filter(|j| j["status"] == "completed")
+            .collect();
+        if done.len() >= 2 {
+            break done;
+        }
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (status, _) = daemon.request(
+        Method::DELETE,
+        "/api/v1/schedules/backups",
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(status, 204);
+    assert!(done.iter().all(|j| {
+        j["idempotency_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("schedule:backups@")
+    }));
+    let store = barwise_storage::Store::connect(&backend.database_url).unwrap();
+    let backups = store.list_backups().unwrap();
+    assert!(backups.len() >= 2, "{backups:?}");
+    assert!(
+        backups
+            .iter()
+            .all(|b| b.status == "complete" && b.source == "sqlite")
+    );
+    // They went to the daemon's archive store.
+    assert!(dir.path().join("archive/backups").is_dir());
 }
