@@ -14,9 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use barwise_engine::ExecutionSettings;
 use barwise_jobs::{JobPlan, PlannedRun};
 use barwise_plugin_host::RawParam;
-use barwise_storage::{
-    JobStatus, NewJob, RecordOutcome, RunRecord, RunResult, StorageError, Store,
-};
+use barwise_storage::{JobStatus, RecordOutcome, RunRecord, RunResult, StorageError, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::runner::{ExitCode, RunOutcome, RunSpec, RunnerSpec};
@@ -155,82 +153,6 @@ pub fn batches(runs: &[PlannedRun], size: usize) -> Vec<Batch<'_>> {
                 .collect::<Vec<_>>()
         })
         .collect()
-}
-
-/// Records the job and executes all its runs; returns when every run has a result (or the
-/// timeout passed). `on_progress` is called after each result.
-///
-/// # Errors
-/// Database errors (a failing run is not an error: it is recorded as failed).
-pub fn execute(
-    plan: &JobPlan,
-    store: &Store,
-    runner: &Path,
-    workers: usize,
-    on_progress: &(dyn Fn(&Progress, usize) + Sync),
-) -> Result<JobOutcome, StorageError> {
-    let submitted = now_ms();
-    let job_id = new_job_id(&plan.name, submitted);
-    store.create_job(&NewJob {
-        id: job_id.clone(),
-        name: plan.name.clone(),
-        definition: plan.definition.clone(),
-        runs_total: plan.runs.len() as i32,
-        submitted_ms: submitted,
-        idempotency_key: None,
-        timeout_ms: Some(i64::try_from(plan.timeout_ms).unwrap_or(i64::MAX)),
-    })?;
-    store.set_job_status(&job_id, JobStatus::Running, now_ms(), None)?;
-    let progress = Progress::default();
-    let executor = Executor {
-        store,
-        runner,
-        job_id: &job_id,
-        settings: RunSettings::of(plan),
-        progress: &progress,
-        on_progress,
-        total: plan.runs.len(),
-        spool_dir: None,
-        on_record: &|_, _| {},
-    };
-    let deadline = Instant::now() + Duration::from_millis(plan.timeout_ms);
-    let stop = StopSignal::default();
-    let outcome = |status| JobOutcome {
-        job_id: job_id.clone(),
-        status,
-        succeeded: progress.succeeded.load(Ordering::SeqCst),
-        failed: progress.failed.load(Ordering::SeqCst),
-    };
-    match run_batches(
-        &executor,
-        &batches(&plan.runs, BATCH),
-        workers,
-        deadline,
-        &stop,
-    ) {
-        Err(RunError::Storage(e)) => {
-            let _ =
-                store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(&e.to_string()));
-            Err(e)
-        }
-        Err(RunError::WorkerPanicked) => {
-            let message = "a worker thread panicked; some runs may have no result";
-            store.set_job_status(&job_id, JobStatus::Failed, now_ms(), Some(message))?;
-            Ok(outcome(JobStatus::Failed))
-        }
-        Ok(()) => {
-            let (status, error) = match stop.reason() {
-                Some(StopReason::TimedOut) => (
-                    JobStatus::Failed,
-                    Some(format!("timed out after {} ms", plan.timeout_ms)),
-                ),
-                Some(_) => (JobStatus::Cancelled, None),
-                None => (JobStatus::Completed, None),
-            };
-            store.set_job_status(&job_id, status, now_ms(), error.as_deref())?;
-            Ok(outcome(status))
-        }
-    }
 }
 
 /// Why [`run_batches`] could not give every run a result.

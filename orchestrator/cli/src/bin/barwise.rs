@@ -145,6 +145,10 @@ struct RunArgs {
     /// Runner processes at once [default: the number of cores].
     #[arg(long)]
     workers: Option<usize>,
+    /// Archive for the runs' reports, trades and equity curves [default: file://DATA_DIR/archive,
+    /// beside an explicit --database-url file]; `none` for no archive.
+    #[arg(long)]
+    archive_url: Option<String>,
     /// Metric to rank the results by (best first; lowest first for max_drawdown).
     #[arg(long, default_value = "sharpe")]
     rank_by: String,
@@ -388,44 +392,60 @@ fn plugins(args: PluginsArgs) -> Result<()> {
 fn run_job(args: RunArgs) -> Result<()> {
     use barwise_storage::{Metric, Store};
     let metric = Metric::parse(&args.rank_by).map_err(|e| anyhow!("--rank-by: {e}"))?;
-    let registry = load_registry(args.plugin_dir.clone())?;
-    let plan = barwise_jobs::load_job(
-        &args.job,
-        &registry.catalog(),
-        &barwise_jobs::Limits::default(),
-    )?;
-    let url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(barwise_storage::default_database_url);
-    let store = Store::open(&url)?;
-    let runner = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("barwise-runner")))
-        .filter(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow!("barwise-runner not found next to barwise; build the workspace (cargo build)")
-        })?;
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let total = plan.runs.len();
-    eprintln!(
-        "job {}: {total} run(s) on {workers} worker(s), results in {}",
-        plan.name,
-        store.display_url()
-    );
-    let started = std::time::Instant::now();
-    let line = std::sync::Mutex::new(barwise::progress::ProgressLine::new());
-    let on_progress = |p: &barwise::execute::Progress, total: usize| {
-        use std::sync::atomic::Ordering;
-        let failed = p.failed.load(Ordering::SeqCst);
-        let done = p.succeeded.load(Ordering::SeqCst) + failed;
-        if let Ok(mut line) = line.lock() {
-            line.update(done, failed, total);
+    let mut config = barwise::daemon::config::Config::load(None)?;
+    if let Some(url) = &args.database_url {
+        config.database_url = url.clone();
+        // An explicit SQLite file keeps its spool and archive beside it.
+        if let Some(dir) = url
+            .strip_prefix("sqlite://")
+            .and_then(|p| Path::new(p).parent())
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            config.data_dir = dir.to_owned();
+            config.archive_url = Some(format!(
+                "file://{}",
+                std::path::absolute(dir.join("archive"))
+                    .unwrap_or_else(|_| dir.join("archive"))
+                    .display()
+            ));
         }
+    }
+    match args.archive_url.as_deref() {
+        Some("none") => config.archive_url = None,
+        Some(url) => config.archive_url = Some(url.to_owned()),
+        None => {}
+    }
+    config.plugin_dir = plugin_dir::resolve(args.plugin_dir.clone());
+    if let Some(workers) = args.workers {
+        config.workers = workers.max(1);
+    }
+    // A private queue: nothing else picks up this run's tasks, and none are left behind.
+    config.queue_url = format!("memory://barwise-run-{}", std::process::id());
+    config.poll_interval = std::time::Duration::from_millis(20);
+    if !config.runner.is_file() {
+        bail!("barwise-runner not found next to barwise; build the workspace (cargo build)");
+    }
+    let started = std::time::Instant::now();
+    let mut line = barwise::progress::ProgressLine::new();
+    let mut on_progress = |job: &barwise_storage::JobRow| {
+        let failed = job.runs_failed as usize;
+        line.update(
+            job.runs_succeeded as usize + failed,
+            failed,
+            job.runs_total as usize,
+        );
     };
-    let outcome = barwise::execute::execute(&plan, &store, &runner, workers, &on_progress)?;
+    let url = config.database_url.clone();
+    let job = barwise::daemon::oneshot::run(config, &args.job, &mut on_progress)?;
+    let store = Store::connect(&url)?;
+    let total = job.runs_total;
+    let outcome = barwise::execute::JobOutcome {
+        job_id: job.id.clone(),
+        status: barwise_storage::JobStatus::parse(&job.status)
+            .unwrap_or(barwise_storage::JobStatus::Failed),
+        succeeded: job.runs_succeeded as usize,
+        failed: job.runs_failed as usize,
+    };
     let descending = metric != Metric::MaxDrawdown;
     let best = store.runs_of_job(&outcome.job_id, metric, descending, args.top, 0)?;
     match args.format {

@@ -205,7 +205,10 @@ impl Config {
         let queue_url = file
             .queue_url
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("queue.db").display()));
-        if !(queue_url.starts_with("sqlite://") || queue_url.starts_with("redis://")) {
+        if !["sqlite://", "redis://", "memory://"]
+            .iter()
+            .any(|scheme| queue_url.starts_with(scheme))
+        {
             return Err(err(format!(
                 "queue_url: expected sqlite://FILE or redis://HOST:PORT/DB, got {queue_url:?}"
             )));

@@ -13,6 +13,7 @@ pub mod archiver;
 pub mod catalog;
 pub mod config;
 pub mod metrics;
+pub mod oneshot;
 pub mod queue;
 pub mod scheduler;
 pub mod serve;

@@ -11,7 +11,7 @@ use apalis::prelude::{
     BackendExt as _, TaskBuilder, TaskSink as _, WorkerBuilder, WorkerBuilderExt as _,
 };
 use apalis_redis::RedisStorage;
-use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqliteStorage};
+use apalis_sqlite::{SqliteConnectOptions, SqliteStorage};
 
 use super::config::Config;
 use super::{BatchTask, Daemon, worker};
@@ -70,18 +70,30 @@ impl Queue {
             url: url.clone(),
             message,
         };
-        if let Some(path) = config.queue_url.strip_prefix("sqlite://") {
+        let memory = config.queue_url.strip_prefix("memory://");
+        if let Some(path) = config.queue_url.strip_prefix("sqlite://").or(memory) {
             if let Some(parent) = std::path::Path::new(path).parent()
+                && memory.is_none()
                 && !parent.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| err(format!("cannot create {}: {e}", parent.display())))?;
             }
-            let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            let text = match memory {
+                // One in-memory database shared by the pool's connections, alive while the
+                // pool keeps one open: the private queue of a one-shot `barwise run`.
+                Some(name) => format!("sqlite:file:{name}?mode=memory&cache=shared"),
+                None => format!("sqlite://{path}"),
+            };
+            let options = SqliteConnectOptions::from_str(&text)
                 .map_err(|e| err(e.to_string()))?
                 .create_if_missing(true)
                 .busy_timeout(std::time::Duration::from_secs(10));
-            let pool = SqlitePool::connect_with(options)
+            let pool = apalis_sqlite::SqlitePoolOptions::new()
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
                 .await
                 .map_err(|e| err(format!("cannot open: {e}")))?;
             SqliteStorage::setup(&pool)
