@@ -320,12 +320,10 @@ impl Executor<'_> {
             finished_ms: now,
         };
         // Count what the database did: a result already recorded is not counted twice.
-        let outcome = self.store.record_run(&record, result)?;
+        let outcome =
+            self.store
+                .record_run_for_archive(&record, result, self.spool_dir.is_some())?;
         tracing::debug!(run_id = %record.id, run_key = %record.run_key, succeeded = matches!(result, RunResult::Succeeded(_)), elapsed_ms, "run recorded");
-        if self.spool_dir.is_some() && matches!(result, RunResult::Succeeded(_)) {
-            let (RecordOutcome::Recorded(id) | RecordOutcome::AlreadyRecorded(id)) = &outcome;
-            self.store.mark_run_archive_pending(id)?;
-        }
         if let RecordOutcome::Recorded(_) = outcome {
             (self.on_record)(matches!(result, RunResult::Succeeded(_)), elapsed_ms);
             let counter = match result {

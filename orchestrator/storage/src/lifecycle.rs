@@ -192,25 +192,6 @@ impl Store {
 
 /// The archive's bookkeeping.
 impl Store {
-    /// Marks a succeeded run as waiting for the archive (no change once archived).
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn mark_run_archive_pending(&self, run_id: &str) -> Result<(), StorageError> {
-        with_conn!(self, conn => {
-            diesel::update(
-                runs::table
-                    .filter(runs::id.eq(run_id))
-                    .filter(runs::archive_status.eq("none"))
-                    .filter(runs::status.eq("succeeded")),
-            )
-            .set(runs::archive_status.eq("pending"))
-            .execute(conn)
-            .map_err(|e| StorageError::query(&self.db, "marking a run for the archive", e))?;
-        });
-        Ok(())
-    }
-
     /// Runs waiting for the archive, oldest first.
     ///
     /// # Errors

@@ -461,19 +461,27 @@ impl Store {
         record: &RunRecord,
         result: RunResult<'_>,
     ) -> Result<RecordOutcome, StorageError> {
-        let row = run_row_from(record, result);
+        self.record_run_for_archive(record, result, false)
+    }
+
+    /// [`Store::record_run`], and with `archive` a succeeded run is marked as waiting for the
+    /// archive in the same statement.
+    ///
+    /// # Errors
+    /// As [`Store::record_run`].
+    pub fn record_run_for_archive(
+        &self,
+        record: &RunRecord,
+        result: RunResult<'_>,
+        archive: bool,
+    ) -> Result<RecordOutcome, StorageError> {
+        let mut row = run_row_from(record, result);
+        if archive && matches!(result, RunResult::Succeeded(_)) {
+            row.archive_status = "pending".to_owned();
+        }
         let succeeded = matches!(result, RunResult::Succeeded(_));
         with_conn!(self, conn => {
-            conn.write_transaction::<_, diesel::result::Error, _>(|conn| {
-                let job_exists = jobs::table
-                    .find(&record.job_id)
-                    .select(jobs::id)
-                    .first::<String>(conn)
-                    .optional()?
-                    .is_some();
-                if !job_exists {
-                    return Ok(None);
-                }
+            let attempt = conn.write_transaction::<_, diesel::result::Error, _>(|conn| {
                 let key = runs::table
                     .filter(runs::job_id.eq(&record.job_id))
                     .filter(runs::run_key.eq(&record.run_key));
@@ -534,6 +542,15 @@ impl Store {
                 };
                 Ok(Some(RecordOutcome::Recorded(run_id)))
             })
+            ;
+            // No separate existence check: the foreign key refuses a run of an unknown job.
+            match attempt {
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                )) => Ok(None),
+                other => other,
+            }
             .map_err(self.err("recording a run"))
         })?
         .ok_or_else(|| StorageError::NotFound {
@@ -723,6 +740,7 @@ impl Store {
 struct RunChanges<'a> {
     plugin_version: Option<&'a str>,
     status: &'a str,
+    archive_status: &'a str,
     attempts: i32,
     error: Option<&'a str>,
     started_ms: Option<i64>,
@@ -749,6 +767,7 @@ impl<'a> From<&'a RunRow> for RunChanges<'a> {
         Self {
             plugin_version: r.plugin_version.as_deref(),
             status: &r.status,
+            archive_status: &r.archive_status,
             attempts: r.attempts,
             error: r.error.as_deref(),
             started_ms: r.started_ms,

@@ -672,7 +672,13 @@ fn an_unreachable_archive_loses_nothing_and_catches_up_with_data_from_s3() {
     let (status, ready) = daemon.request(Method::GET, "/readyz", None, None);
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["checks"]["archive"]["ok"], false, "{ready}");
-    // The store comes back: everything is archived, nothing lost.
+    // The archiver tried and failed (and keeps retrying with backoff)...
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !daemon.log().contains("archiving failed") {
+        assert!(Instant::now() < deadline, "{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ... then the store comes back: everything is archived, nothing lost.
     assert!(barwise_test_support::start_s3_server(port));
     let url = barwise_test_support::s3_url(&archive_endpoint, "archive", "barwise");
     wait_archived(&daemon, &id, LONG);
