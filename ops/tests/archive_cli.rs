@@ -1,6 +1,10 @@
 //! `barwise-ops archive verify|prune` through the real binary, on an archive folder and an
 //! SQLite database populated the way the daemon does it.
 
+mod common;
+
+use common::text;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -13,14 +17,6 @@ fn ops(args: &[&str], db: &str, archive: &str) -> Output {
         .args(["--database-url", db, "--archive-url", archive])
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A finished job with one archived run, its summary and its manifest.

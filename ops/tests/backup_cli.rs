@@ -2,9 +2,13 @@
 //! PostgreSQL server, compared table by table; corrupt, truncated and newer backups, non-empty
 //! targets and missing tools refused without changing anything.
 
+mod common;
+
+use common::text;
+
 use std::process::{Command, Output};
 
-use barwise_engine::{ExecutionSettings, Intent, Params, Report, Signals};
+use barwise_engine::Report;
 use barwise_storage::{JobStatus, NewJob, RunRecord, RunResult, ScheduleRow, Store};
 
 fn ops(args: &[&str], archive: &str) -> Output {
@@ -15,30 +19,8 @@ fn ops(args: &[&str], archive: &str) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn report(entries: usize, seed: u64) -> Report {
-    let candles = barwise_test_support::synthetic_candles(entries * 5 + 10, seed);
-    let mut signals = Signals::none(candles.len());
-    for k in 0..entries {
-        signals.set(k * 5 + 1, Intent::EnterLong, 3);
-    }
-    let settings = ExecutionSettings::default();
-    let backtest = barwise_engine::backtest(&candles, &signals, &settings).unwrap();
-    Report::new(
-        "s".into(),
-        "1".into(),
-        Params::new(),
-        settings,
-        &candles,
-        backtest,
-    )
+    barwise_test_support::sample_report(entries, seed).0
 }
 
 /// Jobs, runs with trades, a failed run, a schedule, an archive record.

@@ -4,25 +4,11 @@
 use std::process::Command;
 
 use barwise_archive::{SummaryRow, equity_parquet, summary_parquet, trades_parquet};
-use barwise_engine::{ExecutionSettings, Intent, Params, Report, Signals};
+use barwise_engine::Report;
 
 fn report() -> (Report, Vec<i64>, Vec<f64>) {
-    let candles = barwise_test_support::synthetic_candles(500, 3);
-    let mut signals = Signals::none(candles.len());
-    for k in 0..40 {
-        signals.set(k * 10 + 1, Intent::EnterLong, 4);
-    }
-    let settings = ExecutionSettings::default();
-    let backtest = barwise_engine::backtest(&candles, &signals, &settings).unwrap();
-    let equity = backtest.simulation.equity.clone();
-    let report = Report::new(
-        "s".into(),
-        "1".into(),
-        Params::new(),
-        settings,
-        &candles,
-        backtest,
-    );
+    let (report, equity) = barwise_test_support::sample_report(40, 3);
+    let candles = barwise_test_support::synthetic_candles(40 * 5 + 10, 3);
     (report, candles.time_ms().to_vec(), equity)
 }
 

@@ -412,40 +412,15 @@ impl Store {
         at_ms: i64,
         error: Option<&str>,
     ) -> Result<(), StorageError> {
-        let finished = matches!(
-            status,
-            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
-        );
-        let changed = with_conn!(self, conn => {
-            let target = jobs::table.find(id);
-            let result = if status == JobStatus::Running {
-                diesel::update(target)
-                    .set((
-                        jobs::status.eq(status.as_str()),
-                        jobs::started_ms.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>("COALESCE(started_ms, ").bind::<diesel::sql_types::BigInt, _>(at_ms).sql(")")),
-                    ))
-                    .execute(conn)
-            } else if finished {
-                diesel::update(target)
-                    .set((
-                        jobs::status.eq(status.as_str()),
-                        jobs::finished_ms.eq(Some(at_ms)),
-                        jobs::error.eq(error),
-                    ))
-                    .execute(conn)
-            } else {
-                diesel::update(target).set(jobs::status.eq(status.as_str())).execute(conn)
-            };
-            result.map_err(self.err("updating a job"))?
-        });
-        if changed == 0 {
-            return Err(StorageError::NotFound {
+        if self.transition_job(id, JobStatus::ALL, status, at_ms, error)? {
+            Ok(())
+        } else {
+            Err(StorageError::NotFound {
                 db: self.db.clone(),
                 what: "job",
                 id: id.to_owned(),
-            });
+            })
         }
-        Ok(())
     }
 
     /// Writes a run's result, exactly once per `(job, run key)`: the run row, its trades and the

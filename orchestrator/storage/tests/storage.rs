@@ -3,7 +3,7 @@
 
 mod common;
 
-use barwise_engine::{ExecutionSettings, Intent, Params, Report, Signals};
+use barwise_engine::Report;
 use barwise_storage::{
     JobFilter, JobStatus, Metric, NewJob, RecordOutcome, RunRecord, RunResult, RunStatus,
     StorageError, Store,
@@ -13,21 +13,7 @@ use diesel::prelude::*;
 
 /// A real report from the engine: `entries` long trades held 3 bars on synthetic candles.
 fn report(entries: usize, seed: u64) -> Report {
-    let candles = barwise_test_support::synthetic_candles(entries * 5 + 10, seed);
-    let mut signals = Signals::none(candles.len());
-    for k in 0..entries {
-        signals.set(k * 5 + 1, Intent::EnterLong, 3);
-    }
-    let settings = ExecutionSettings::default();
-    let backtest = barwise_engine::backtest(&candles, &signals, &settings).unwrap();
-    Report::new(
-        "test_strategy".into(),
-        "1.2.3".into(),
-        Params::new(),
-        settings,
-        &candles,
-        backtest,
-    )
+    barwise_test_support::sample_report(entries, seed).0
 }
 
 fn job(id: &str) -> NewJob {

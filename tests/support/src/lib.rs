@@ -291,3 +291,29 @@ pub fn s3_url(endpoint: &str, bucket: &str, prefix: &str) -> String {
          &access_key_id=test&secret_access_key=test&retries=0&timeout=5"
     )
 }
+
+/// A real engine report for tests of what stores reports: `entries` long trades held 3 bars on
+/// synthetic candles (seeded), default execution settings; with the equity curve.
+///
+/// # Panics
+/// Never (the signals and settings are valid by construction).
+pub fn sample_report(entries: usize, seed: u64) -> (barwise_engine::Report, Vec<f64>) {
+    use barwise_engine::{ExecutionSettings, Intent, Params, Report, Signals};
+    let candles = synthetic_candles(entries * 5 + 10, seed);
+    let mut signals = Signals::none(candles.len());
+    for k in 0..entries {
+        signals.set(k * 5 + 1, Intent::EnterLong, 3);
+    }
+    let settings = ExecutionSettings::default();
+    let backtest = barwise_engine::backtest(&candles, &signals, &settings).expect("valid backtest");
+    let equity = backtest.simulation.equity.clone();
+    let report = Report::new(
+        "test_strategy".into(),
+        "1.2.3".into(),
+        Params::new(),
+        settings,
+        &candles,
+        backtest,
+    );
+    (report, equity)
+}

@@ -144,6 +144,25 @@ impl Daemon {
         }
     }
 
+    /// A daemon over an opened store and queue, with the archive of `config` opened and the
+    /// alert sender started (within a tokio runtime).
+    ///
+    /// # Errors
+    /// An invalid archive URL.
+    pub fn assemble(
+        config: Config,
+        store: Store,
+        queue: Queue,
+    ) -> Result<Arc<Daemon>, barwise_archive::ArchiveError> {
+        let archive = config
+            .archive_url
+            .as_deref()
+            .map(barwise_archive::Archive::open)
+            .transpose()?;
+        let alerts = crate::alerts::Alerts::start(&config.health);
+        Ok(Arc::new(Daemon::new(config, store, queue, archive, alerts)))
+    }
+
     /// Validates a job definition against the current plugin folder, records the job and queues
     /// its tasks. With an idempotency key already used, returns that job (`false`) and queues
     /// nothing. Blocking: call from a blocking context.

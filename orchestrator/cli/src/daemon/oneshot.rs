@@ -51,14 +51,8 @@ pub fn run(config: Config, path: &Path, on_progress: &mut dyn FnMut(&JobRow)) ->
         let url = config.database_url.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&url)).await??;
         let queue = Queue::connect(&config).await.context("creating the queue")?;
-        let archive = config
-            .archive_url
-            .as_deref()
-            .map(barwise_archive::Archive::open)
-            .transpose()
-            .context("opening the archive")?;
-        let alerts = crate::alerts::Alerts::start(&config.health);
-        let daemon = Arc::new(Daemon::new(config, store, queue.clone(), archive.clone(), alerts));
+        let daemon = Daemon::assemble(config, store, queue.clone()).context("opening the archive")?;
+        let archive = daemon.archive.clone();
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;

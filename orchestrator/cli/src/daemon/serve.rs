@@ -122,20 +122,8 @@ async fn run(config: Config) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    let archive = config
-        .archive_url
-        .as_deref()
-        .map(barwise_archive::Archive::open)
-        .transpose()
-        .context("opening the archive")?;
-    let alerts = crate::alerts::Alerts::start(&config.health);
-    let daemon = Arc::new(Daemon::new(
-        config,
-        store,
-        queue.clone(),
-        archive.clone(),
-        alerts,
-    ));
+    let daemon = Daemon::assemble(config, store, queue.clone()).context("opening the archive")?;
+    let archive = daemon.archive.clone();
     {
         let d = Arc::clone(&daemon);
         tokio::task::spawn_blocking(move || {

@@ -61,6 +61,19 @@ impl Daemon {
         }
     }
 
+    fn fail_timed_out(&self, job_id: &str, timeout_ms: u64) -> Result<(), StorageError> {
+        let message = format!("timed out after {timeout_ms} ms");
+        self.store
+            .transition_job(
+                job_id,
+                &[JobStatus::Running],
+                JobStatus::Failed,
+                now_ms(),
+                Some(&message),
+            )
+            .map(|_| ())
+    }
+
     fn execute_once(&self, task: &BatchTask) -> Result<(), TaskError> {
         let store = &self.store;
         let job = match store.job(&task.job_id) {
@@ -89,14 +102,7 @@ impl Daemon {
         let deadline_ms = started_ms.saturating_add(i64::try_from(timeout_ms).unwrap_or(i64::MAX));
         let remaining = u64::try_from(deadline_ms - now_ms()).unwrap_or(0);
         if remaining == 0 {
-            let message = format!("timed out after {timeout_ms} ms");
-            store.transition_job(
-                &job.id,
-                &[JobStatus::Running],
-                JobStatus::Failed,
-                now_ms(),
-                Some(&message),
-            )?;
+            self.fail_timed_out(&job.id, timeout_ms)?;
             return Ok(());
         }
         let finished = store.finished_run_keys(&job.id)?;
@@ -170,14 +176,7 @@ impl Daemon {
         }
         match signal.reason() {
             Some(StopReason::TimedOut) => {
-                let message = format!("timed out after {timeout_ms} ms");
-                store.transition_job(
-                    &job.id,
-                    &[JobStatus::Running],
-                    JobStatus::Failed,
-                    now_ms(),
-                    Some(&message),
-                )?;
+                self.fail_timed_out(&job.id, timeout_ms)?;
                 tracing::warn!(job_id = %job.id, "job timed out");
             }
             Some(StopReason::Cancelled) => {}
