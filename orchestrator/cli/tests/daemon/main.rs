@@ -154,6 +154,22 @@ fn the_api_requires_the_token_and_reports_errors_as_json() {
         let (status, body) = daemon.request(Method::GET, path, None, None);
         assert_eq!(status, 200, "{path}: {body}");
     }
+    // Every route the OpenAPI document describes exists, with its method.
+    let (_, spec) = daemon.request(Method::GET, "/api/v1/openapi.json", None, None);
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 14, "{} paths", paths.len());
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", "nope").replace("{name}", "nope");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, body) = daemon.request(method.clone(), &concrete, Some(TOKEN), None);
+            assert_ne!(status, 405, "{method} {path}");
+            assert!(
+                !(status == 404 && body["error"] == "no such route"),
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
     let (_, ready) = daemon.request(Method::GET, "/readyz", None, None);
     assert_eq!(ready["checks"]["database"]["ok"], true);
     assert_eq!(ready["checks"]["queue"]["ok"], true);
