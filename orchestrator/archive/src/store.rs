@@ -418,8 +418,10 @@ impl Archive {
             .map_err(|e| self.error("deleting", &key, e))
     }
 
-    /// Reads the object a data URL points at: `s3://bucket/key?options` or `file:///path`
-    /// (`memory://name/key` in tests). The store is the URL without its last path segment.
+    /// Reads the object a data URL points at: `s3://bucket/key?options`, `file:///path`,
+    /// `http(s)://…` (a plain download, query string kept, e.g. a pre-signed URL), or
+    /// `memory://name/key` in tests. For stores, the store is the URL without its last path
+    /// segment.
     ///
     /// # Errors
     /// [`ArchiveError`].
@@ -428,6 +430,30 @@ impl Archive {
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
+        if matches!(parsed.scheme(), "http" | "https") {
+            let failed = |message: String| ArchiveError::InvalidUrl {
+                url: url.to_owned(),
+                reason: message,
+            };
+            let response = reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .map_err(|e| failed(e.to_string()))?
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| failed(format!("cannot download: {e}")))?;
+            if !response.status().is_success() {
+                return Err(failed(format!(
+                    "download refused: HTTP {}",
+                    response.status()
+                )));
+            }
+            return response
+                .bytes()
+                .await
+                .map_err(|e| failed(format!("download interrupted: {e}")));
+        }
         if parsed.scheme() == "file" {
             let file = parsed
                 .to_file_path()
