@@ -850,13 +850,11 @@ fn alerts_metrics_and_health_report_what_goes_wrong() {
     );
 }
 
-#[test]
-fn a_backup_taken_while_jobs_run_restores_a_consistent_snapshot() {
+fn backup_while_jobs_run(backend: &Backend, restore_to: &str) {
     let Some(ops) = ops_binary() else { return };
     let plugins = plugin_dir(&["test_plugin_crashing"]);
     let dir = tempfile::tempdir().unwrap();
-    let backend = Backend::sqlite(dir.path());
-    let daemon = start(dir.path(), plugins.path(), &backend, "");
+    let daemon = start(dir.path(), plugins.path(), backend, "");
     let n = 24;
     let id = daemon.submit(&slow_job("during-backup", n), dir.path())["id"]
         .as_str()
@@ -883,7 +881,7 @@ fn a_backup_taken_while_jobs_run_restores_a_consistent_snapshot() {
         .to_owned();
     let done = daemon.wait_final(&id, LONG);
     assert_eq!(done["status"], "completed");
-    let restored_url = format!("sqlite://{}", dir.path().join("restored.db").display());
+    let restored_url = restore_to.to_owned();
     let restored = Command::new(&ops)
         .args([
             "backup",
@@ -915,6 +913,27 @@ fn a_backup_taken_while_jobs_run_restores_a_consistent_snapshot() {
         .sum();
     let expected: i64 = runs.iter().filter_map(|r| r.trade_count).sum();
     assert_eq!(trades as i64, expected);
+}
+
+#[test]
+fn a_backup_taken_while_jobs_run_restores_a_consistent_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    backup_while_jobs_run(
+        &Backend::sqlite(dir.path()),
+        &format!("sqlite://{}", dir.path().join("restored.db").display()),
+    );
+}
+
+#[test]
+fn a_backup_taken_while_jobs_run_on_postgres_restores_a_consistent_snapshot() {
+    let (Some(backend), Some(target)) = (Backend::postgres_redis(), Backend::postgres_redis())
+    else {
+        return;
+    };
+    // The target database is fresh: drop the tables its migration created.
+    let store = barwise_storage::Store::connect(&target.database_url).unwrap();
+    store.reset_postgres_schema().unwrap();
+    backup_while_jobs_run(&backend, &target.database_url);
 }
 
 #[test]
