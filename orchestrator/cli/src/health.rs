@@ -74,6 +74,12 @@ pub fn overall(checks: &[Check]) -> Severity {
         .unwrap_or(Severity::Ok)
 }
 
+/// The path of an `sqlite://` URL whose file does not exist.
+fn sqlite_file_missing(url: &str) -> Option<String> {
+    let path = url.strip_prefix("sqlite://")?;
+    (!std::path::Path::new(path).exists()).then(|| path.to_owned())
+}
+
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(work).await.ok()
 }
@@ -86,9 +92,12 @@ pub async fn run_checks(config: &Config, store: Option<Store>, queue: Option<Que
 
     // Database: reachable and at the current schema.
     let url = config.database_url.clone();
-    let store = match store {
-        Some(store) => Some(store),
-        None => blocking(move || Store::connect(&url))
+    // Checking must not create anything: a missing SQLite file is reported, not made.
+    let missing_db = sqlite_file_missing(&config.database_url);
+    let store = match (store, &missing_db) {
+        (Some(store), _) => Some(store),
+        (None, Some(_)) => None,
+        (None, None) => blocking(move || Store::connect(&url))
             .await
             .and_then(Result::ok),
     };
@@ -96,10 +105,13 @@ pub async fn run_checks(config: &Config, store: Option<Store>, queue: Option<Que
         None => check(
             "database",
             Severity::Critical,
-            format!(
-                "{}: unreachable",
-                barwise_storage::redact(&config.database_url)
-            ),
+            match &missing_db {
+                Some(path) => format!("{path}: no such database file"),
+                None => format!(
+                    "{}: unreachable",
+                    barwise_storage::redact(&config.database_url)
+                ),
+            },
             None,
         ),
         Some(store) => {
@@ -120,12 +132,15 @@ pub async fn run_checks(config: &Config, store: Option<Store>, queue: Option<Que
     checks.push(db);
 
     // Queue: reachable, depth, live workers.
-    let queue = match queue {
-        Some(q) => Ok(q),
-        None => Queue::connect(config).await,
+    let queue = match (queue, sqlite_file_missing(&config.queue_url)) {
+        (Some(q), _) => Ok(q),
+        (None, Some(path)) => Err(format!(
+            "{path}: no such queue file (no daemon has run here yet)"
+        )),
+        (None, None) => Queue::connect(config).await.map_err(|e| e.to_string()),
     };
     match &queue {
-        Err(e) => checks.push(check("queue", Severity::Critical, e.to_string(), None)),
+        Err(e) => checks.push(check("queue", Severity::Critical, e.clone(), None)),
         Ok(queue) => {
             match queue.depth().await {
                 Ok(depth) => {
