@@ -160,37 +160,49 @@ impl Config {
             message,
         };
         let file: File = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        // Every problem is collected and reported at once, each with its key.
+        let problems = std::cell::RefCell::new(Vec::<String>::new());
+        let problem = |message: String| problems.borrow_mut().push(message);
         let duration = |key: &str, value: &Option<String>, default: &str| {
             let text = value.as_deref().unwrap_or(default);
             barwise_jobs::parse_duration(text)
                 .map(Duration::from_millis)
-                .map_err(|e| err(format!("{key}: {e}")))
+                .unwrap_or_else(|e| {
+                    problem(format!("{key}: {e}"));
+                    Duration::ZERO
+                })
         };
         let percent = |key: &str, value: Option<f64>, default: f64| {
             let v = value.unwrap_or(default);
-            if (0.0..=100.0).contains(&v) {
-                Ok(v)
-            } else {
-                Err(err(format!(
+            if !(0.0..=100.0).contains(&v) {
+                problem(format!(
                     "{key}: expected a percentage from 0 to 100, got {v}"
-                )))
+                ));
             }
+            v
+        };
+        let at_least_one = |key: &str, value: usize| {
+            if value == 0 {
+                problem(format!("{key}: must be at least 1, got 0"));
+            }
+            value
         };
         if let Some(hooks) = &file.alert_webhooks
             && let Some(bad) = hooks
                 .iter()
                 .find(|h| !(h.starts_with("http://") || h.starts_with("https://")))
         {
-            return Err(err(format!(
+            problem(format!(
                 "alert_webhooks: expected http:// or https:// URLs, got {bad:?}"
-            )));
+            ));
         }
         let listen_text = file.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let listen = listen_text.parse().map_err(|_| {
-            err(format!(
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            problem(format!(
                 "listen: expected an address like \"127.0.0.1:8420\", got {listen_text:?}"
-            ))
-        })?;
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8420))
+        });
         let data_dir = file
             .data_dir
             .or_else(|| std::env::var_os(barwise_storage::DATA_DIR_ENV).map(PathBuf::from))
@@ -209,24 +221,15 @@ impl Config {
             .iter()
             .any(|scheme| queue_url.starts_with(scheme))
         {
-            return Err(err(format!(
+            problem(format!(
                 "queue_url: expected sqlite://FILE or redis://HOST:PORT/DB, got {queue_url:?}"
-            )));
-        }
-        let workers = file.workers.unwrap_or_else(default_workers);
-        if workers == 0 {
-            return Err(err("workers: must be at least 1, got 0".to_owned()));
-        }
-        let max_runs_per_job = file.max_runs_per_job.unwrap_or(10_000);
-        if max_runs_per_job == 0 {
-            return Err(err("max_runs_per_job: must be at least 1, got 0".to_owned()));
-        }
-        let missed_heartbeats = file.missed_heartbeats.unwrap_or(3);
-        if missed_heartbeats == 0 {
-            return Err(err(
-                "missed_heartbeats: must be at least 1, got 0".to_owned()
             ));
         }
+        let workers = at_least_one("workers", file.workers.unwrap_or_else(default_workers));
+        let max_runs_per_job =
+            at_least_one("max_runs_per_job", file.max_runs_per_job.unwrap_or(10_000));
+        let missed_heartbeats =
+            at_least_one("missed_heartbeats", file.missed_heartbeats.unwrap_or(3));
         let token = std::env::var(TOKEN_ENV)
             .ok()
             .filter(|t| !t.is_empty())
@@ -243,7 +246,7 @@ impl Config {
                     .display()
             )),
         };
-        Ok(Config {
+        let config = Config {
             listen,
             database_url,
             queue_url,
@@ -258,36 +261,42 @@ impl Config {
             schedules_dir: file.schedules_dir,
             max_body_bytes: file.max_body_bytes.unwrap_or(1 << 20),
             max_runs_per_job,
-            heartbeat: duration("heartbeat", &file.heartbeat, "5s")?,
+            heartbeat: duration("heartbeat", &file.heartbeat, "5s"),
             missed_heartbeats,
-            poll_interval: duration("poll_interval", &file.poll_interval, "200ms")?,
-            shutdown_grace: duration("shutdown_grace", &file.shutdown_grace, "30s")?,
-            schedule_catch_up: duration("schedule_catch_up", &file.schedule_catch_up, "1h")?,
+            poll_interval: duration("poll_interval", &file.poll_interval, "200ms"),
+            shutdown_grace: duration("shutdown_grace", &file.shutdown_grace, "30s"),
+            schedule_catch_up: duration("schedule_catch_up", &file.schedule_catch_up, "1h"),
             health: HealthConfig {
-                backup_warn_age: duration("backup_warn_age", &file.backup_warn_age, "26h")?,
+                backup_warn_age: duration("backup_warn_age", &file.backup_warn_age, "26h"),
                 backup_critical_age: duration(
                     "backup_critical_age",
                     &file.backup_critical_age,
                     "50h",
-                )?,
+                ),
                 disk_warn_free_percent: percent(
                     "disk_warn_free_percent",
                     file.disk_warn_free_percent,
                     10.0,
-                )?,
+                ),
                 disk_critical_free_percent: percent(
                     "disk_critical_free_percent",
                     file.disk_critical_free_percent,
                     5.0,
-                )?,
+                ),
                 queue_warn_depth: file.queue_warn_depth.unwrap_or(10_000),
                 archive_warn_waiting: file.archive_warn_waiting.unwrap_or(100),
                 alert_webhooks: file.alert_webhooks.unwrap_or_default(),
-                alert_min_interval: duration("alert_min_interval", &file.alert_min_interval, "5m")?,
-                health_interval: duration("health_interval", &file.health_interval, "30s")?,
+                alert_min_interval: duration("alert_min_interval", &file.alert_min_interval, "5m"),
+                health_interval: duration("health_interval", &file.health_interval, "30s"),
             },
             data_dir,
-        })
+        };
+        let problems = problems.into_inner();
+        match problems.len() {
+            0 => Ok(config),
+            1 => Err(err(problems.concat())),
+            n => Err(err(format!("{n} problems:\n  {}", problems.join("\n  ")))),
+        }
     }
 
     /// Where a generated token is kept for local clients.
@@ -359,5 +368,21 @@ mod tests {
         );
         let e = Config::parse("workers = 0", "b.toml").unwrap_err();
         assert_eq!(e.to_string(), "b.toml: workers: must be at least 1, got 0");
+        // Every problem at once.
+        let e = Config::parse(
+            "listen = \"x\"\nworkers = 0\nheartbeat = \"soon\"\ndisk_warn_free_percent = 120.0",
+            "b.toml",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("b.toml: 4 problems:\n  "), "{text}");
+        for key in [
+            "listen:",
+            "workers:",
+            "heartbeat:",
+            "disk_warn_free_percent:",
+        ] {
+            assert!(text.contains(&format!("\n  {key}")), "{key} in {text}");
+        }
     }
 }
