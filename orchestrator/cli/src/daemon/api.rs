@@ -1,7 +1,8 @@
 //! The HTTP API (axum), JSON under `/api/v1`, described by the OpenAPI document served at
 //! `/api/v1/openapi.json` (the file `openapi.json` beside this module). A bearer token protects
-//! every route except `/livez`, `/readyz` and the OpenAPI document; bodies are size-limited;
-//! every error is `{"error": "...", "problems": [...]}` with a fitting status code.
+//! every route except `/livez`, `/readyz`, `/metrics` and the OpenAPI document; bodies are
+//! size-limited; errors are JSON, `{"error": "..."}`, with `"problems": [...]` for an invalid
+//! job, and a fitting status code.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -138,7 +139,12 @@ pub fn router(daemon: Shared) -> Router {
 }
 
 async fn authorize(State(daemon): State<Shared>, request: Request, next: Next) -> Response {
-    if request.uri().path().ends_with("/openapi.json") {
+    // Exactly the document's path (as seen inside the nested router, or whole), nothing that
+    // merely ends like it (`/api/v1/schedules/openapi.json` needs the token).
+    if matches!(
+        request.uri().path(),
+        "/openapi.json" | "/api/v1/openapi.json"
+    ) {
         return next.run(request).await;
     }
     let given = request

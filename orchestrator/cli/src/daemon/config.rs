@@ -222,7 +222,7 @@ impl Config {
             .any(|scheme| queue_url.starts_with(scheme))
         {
             problem(format!(
-                "queue_url: expected sqlite://FILE or redis://HOST:PORT/DB, got {queue_url:?}"
+                "queue_url: expected sqlite://FILE, redis://HOST:PORT/DB or memory://NAME, got {queue_url:?}"
             ));
         }
         let workers = at_least_one("workers", file.workers.unwrap_or_else(default_workers));

@@ -198,9 +198,10 @@ impl Daemon {
         }
         if let Err(e) = self.queue.push_blocking(tasks_of(&job_id, &plan)) {
             let message = format!("its tasks could not be queued: {e}");
+            // Running already if a worker took one of the tasks that did get queued.
             self.store.transition_job(
                 &job_id,
-                &[JobStatus::Queued],
+                &[JobStatus::Queued, JobStatus::Running],
                 JobStatus::Failed,
                 now_ms(),
                 Some(&message),

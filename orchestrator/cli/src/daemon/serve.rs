@@ -304,7 +304,9 @@ async fn watch_jobs(daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
             for job_id in d.active_jobs() {
                 match d.store.job(&job_id).map(|j| JobStatus::parse(&j.status)) {
                     Ok(Some(JobStatus::Cancelled)) => d.stop_job(&job_id, StopReason::Cancelled),
-                    Ok(Some(JobStatus::Failed)) => d.stop_job(&job_id, StopReason::TimedOut),
+                    // Failed elsewhere (a timeout seen by another daemon's sweeper, or the
+                    // queue refusing its tasks): stop without recording anything more.
+                    Ok(Some(JobStatus::Failed)) => d.stop_job(&job_id, StopReason::Cancelled),
                     _ => {}
                 }
             }

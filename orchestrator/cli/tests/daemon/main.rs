@@ -149,6 +149,11 @@ fn the_api_requires_the_token_and_reports_errors_as_json() {
             assert!(body["error"].as_str().unwrap().contains("token"), "{body}");
         }
     }
+    // Only the document itself is open: a path that merely ends like it is not.
+    let (status, _) = daemon.request(Method::DELETE, "/api/v1/schedules/openapi.json", None, None);
+    assert_eq!(status, 401);
+    let (status, _) = daemon.request(Method::GET, "/api/v1/jobs/openapi.json", None, None);
+    assert_eq!(status, 401);
     // Health and the API description need no token.
     for path in ["/livez", "/readyz", "/api/v1/openapi.json"] {
         let (status, body) = daemon.request(Method::GET, path, None, None);
