@@ -302,11 +302,20 @@ async fn watch_jobs(daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
                 }
             }
             for job_id in d.active_jobs() {
-                match d.store.job(&job_id).map(|j| JobStatus::parse(&j.status)) {
-                    Ok(Some(JobStatus::Cancelled)) => d.stop_job(&job_id, StopReason::Cancelled),
-                    // Failed elsewhere (a timeout seen by another daemon's sweeper, or the
-                    // queue refusing its tasks): stop without recording anything more.
-                    Ok(Some(JobStatus::Failed)) => d.stop_job(&job_id, StopReason::Cancelled),
+                let job = d.store.job(&job_id);
+                match job
+                    .as_ref()
+                    .map(|j| (JobStatus::parse(&j.status), j.error.as_deref()))
+                {
+                    Ok((Some(JobStatus::Cancelled), _)) => {
+                        d.stop_job(&job_id, StopReason::Cancelled)
+                    }
+                    // Timed out (seen by another daemon's sweeper): the runs here fail with it.
+                    Ok((Some(JobStatus::Failed), Some(e))) if e.starts_with("timed out after") => {
+                        d.stop_job(&job_id, StopReason::TimedOut);
+                    }
+                    // Failed otherwise (the queue refused its tasks): stop, record nothing more.
+                    Ok((Some(JobStatus::Failed), _)) => d.stop_job(&job_id, StopReason::Cancelled),
                     _ => {}
                 }
             }

@@ -74,6 +74,31 @@ impl Daemon {
             .map(|_| ())
     }
 
+    /// Records every run of `task` that has no result yet as failed with `reason`.
+    fn fail_unfinished(&self, task: &BatchTask, reason: &str) -> Result<(), TaskError> {
+        let finished = self.store.finished_run_keys(&task.job_id)?;
+        let runs: Vec<(usize, &PlannedRun)> = task
+            .runs
+            .iter()
+            .filter(|r| !finished.contains(&r.run.run_key))
+            .map(|r| (r.index, &r.run))
+            .collect();
+        let progress = Progress::default();
+        let executor = Executor {
+            store: &self.store,
+            runner: &self.config.runner,
+            job_id: &task.job_id,
+            settings: task.settings,
+            progress: &progress,
+            on_progress: &|_, _| {},
+            total: 0,
+            spool_dir: None,
+            on_record: &|ok, ms| self.metrics.observe_run(ok, ms),
+        };
+        executor.fail_all(&runs, reason, 0)?;
+        Ok(())
+    }
+
     fn execute_once(&self, task: &BatchTask) -> Result<(), TaskError> {
         let store = &self.store;
         let job = match store.job(&task.job_id) {
@@ -83,6 +108,14 @@ impl Daemon {
             Err(e) => return Err(e.into()),
         };
         let status = JobStatus::parse(&job.status);
+        let timeout_message = format!("timed out after {} ms", task.settings.timeout_ms);
+        if status == Some(JobStatus::Failed)
+            && job.error.as_deref() == Some(timeout_message.as_str())
+        {
+            // The job timed out before this task started: its runs fail with that reason too,
+            // so every run of a timed-out job has a result.
+            return self.fail_unfinished(task, &format!("job {timeout_message}"));
+        }
         if !matches!(status, Some(JobStatus::Queued | JobStatus::Running)) {
             // Cancelled, failed or completed: a queued task of such a job never starts.
             return Ok(());
@@ -103,7 +136,7 @@ impl Daemon {
         let remaining = u64::try_from(deadline_ms - now_ms()).unwrap_or(0);
         if remaining == 0 {
             self.fail_timed_out(&job.id, timeout_ms)?;
-            return Ok(());
+            return self.fail_unfinished(task, &format!("job timed out after {timeout_ms} ms"));
         }
         let finished = store.finished_run_keys(&job.id)?;
         let mut runs: Vec<(usize, PlannedRun)> = task

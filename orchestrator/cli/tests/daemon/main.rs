@@ -363,7 +363,13 @@ fn a_job_past_its_timeout_fails_and_its_runners_die() {
     let plugins = plugin_dir(&["test_plugin_crashing"]);
     let dir = tempfile::tempdir().unwrap();
     let daemon = start(dir.path(), plugins.path(), &Backend::sqlite(dir.path()), "");
-    let job = job_toml("slow", "test_crashing", "mode = 3", "timeout = \"2s\"");
+    // 18 hanging runs: three tasks, two running when the timeout comes, one not started.
+    let job = job_toml(
+        "slow",
+        "test_crashing",
+        "mode = 3, sleep_ms = [0, 1, 2, 3, 4, 5, 6, 7, 8]",
+        "timeout = \"2s\"",
+    );
     let id = daemon.submit(&job, dir.path())["id"]
         .as_str()
         .unwrap()
@@ -376,6 +382,17 @@ fn a_job_past_its_timeout_fails_and_its_runners_die() {
             .unwrap()
             .contains("timed out after 2000 ms"),
         "{done}"
+    );
+    // Every run has a result, the timeout, including those of the task that never started.
+    let done = daemon.wait_job(&id, Duration::from_secs(30), |j| j["runs"]["failed"] == 18);
+    assert_eq!(done["runs"]["pending"], 0, "{done}");
+    let runs = runs_of(&daemon, &id);
+    assert!(
+        runs.iter().all(|r| r["error"]
+            .as_str()
+            .unwrap()
+            .contains("job timed out after 2000 ms")),
+        "{runs:?}"
     );
     std::thread::sleep(Duration::from_millis(300));
     assert!(daemon.runner_children().is_empty());
