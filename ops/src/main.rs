@@ -376,7 +376,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn health(config: Option<&std::path::Path>, json: bool) -> Result<i32> {
     let config = load_config(config)?;
-    let checks = runtime()?.block_on(barwise::health::run_checks(&config, None, None));
+    let checks = runtime()?.block_on(barwise::health::run_checks(&config, None));
     let overall = barwise::health::overall(&checks);
     if json {
         println!(
@@ -403,7 +403,7 @@ fn monitor(config: Option<&std::path::Path>, interval: &str, rounds: Option<u64>
         std::collections::BTreeMap::new();
     let mut round = 0;
     loop {
-        let checks = runtime.block_on(barwise::health::run_checks(&config, None, None));
+        let checks = runtime.block_on(barwise::health::run_checks(&config, None));
         let now = barwise_engine::TimeMs(barwise::execute::now_ms());
         for c in &checks {
             let before = last.insert(c.name, c.status);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use barwise_engine::ExecutionSettings;
 use barwise_jobs::{JobPlan, PlannedRun};
 use barwise_plugin_host::RawParam;
-use barwise_storage::{JobStatus, RecordOutcome, RunRecord, RunResult, StorageError, Store};
+use barwise_storage::{RecordOutcome, RunRecord, RunResult, StorageError, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::runner::{ExitCode, RunOutcome, RunSpec, RunnerSpec};
@@ -30,19 +30,6 @@ pub struct Progress {
     pub succeeded: AtomicUsize,
     /// Runs finished with an error.
     pub failed: AtomicUsize,
-}
-
-/// How the job ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobOutcome {
-    /// The job's id in the database.
-    pub job_id: String,
-    /// Final status.
-    pub status: JobStatus,
-    /// Runs with a report.
-    pub succeeded: usize,
-    /// Runs with an error.
-    pub failed: usize,
 }
 
 /// Milliseconds since the epoch (the clock lives here, at the edge, not in the engine).

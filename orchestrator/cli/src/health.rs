@@ -84,9 +84,24 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     tokio::task::spawn_blocking(work).await.ok()
 }
 
-/// Runs every check against the installation `config` describes. Uses `store` and `queue`
-/// when given (the daemon's own), else connects.
-pub async fn run_checks(config: &Config, store: Option<Store>, queue: Option<Queue>) -> Vec<Check> {
+/// The daemon's own connections and plugin catalog, for checks run inside it.
+#[derive(Debug, Clone)]
+pub struct Own {
+    /// Results database.
+    pub store: Store,
+    /// Task queue.
+    pub queue: Queue,
+    /// Plugin catalog (cached until the folder changes).
+    pub catalog: Arc<PluginCatalog>,
+}
+
+/// Runs every check against the installation `config` describes, with the daemon's own
+/// connections when given, else connecting (and reading the plugin folder) afresh.
+pub async fn run_checks(config: &Config, own: Option<Own>) -> Vec<Check> {
+    let (store, queue, catalog) = match own {
+        Some(own) => (Some(own.store), Some(own.queue), Some(own.catalog)),
+        None => (None, None, None),
+    };
     let h = &config.health;
     let mut checks = Vec::new();
 
@@ -275,10 +290,12 @@ pub async fn run_checks(config: &Config, store: Option<Store>, queue: Option<Que
     }
 
     // Plugin folder.
-    let catalog = Arc::new(PluginCatalog::new(
-        config.plugin_dir.clone(),
-        config.runner.clone(),
-    ));
+    let catalog = catalog.unwrap_or_else(|| {
+        Arc::new(PluginCatalog::new(
+            config.plugin_dir.clone(),
+            config.runner.clone(),
+        ))
+    });
     let c = Arc::clone(&catalog);
     match blocking(move || c.get()).await {
         Some(Ok(catalog)) if catalog.plugins.is_empty() => checks.push(check(

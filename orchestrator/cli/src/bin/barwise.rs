@@ -439,22 +439,15 @@ fn run_job(args: RunArgs) -> Result<()> {
     let job = barwise::daemon::oneshot::run(config, &args.job, &mut on_progress)?;
     let store = Store::connect(&url)?;
     let total = job.runs_total;
-    let outcome = barwise::execute::JobOutcome {
-        job_id: job.id.clone(),
-        status: barwise_storage::JobStatus::parse(&job.status)
-            .unwrap_or(barwise_storage::JobStatus::Failed),
-        succeeded: job.runs_succeeded as usize,
-        failed: job.runs_failed as usize,
-    };
     let descending = metric != Metric::MaxDrawdown;
-    let best = store.runs_of_job(&outcome.job_id, metric, descending, args.top, 0)?;
+    let best = store.runs_of_job(&job.id, metric, descending, args.top, 0)?;
     match args.format {
         OutputFormat::Json => {
             let value = serde_json::json!({
-                "job_id": outcome.job_id,
-                "status": outcome.status.as_str(),
-                "succeeded": outcome.succeeded,
-                "failed": outcome.failed,
+                "job_id": job.id,
+                "status": job.status,
+                "succeeded": job.runs_succeeded,
+                "failed": job.runs_failed,
                 "database": store.display_url(),
                 "ranked_by": args.rank_by,
                 "runs": best.iter().map(table::run_json).collect::<Vec<_>>(),
@@ -464,10 +457,10 @@ fn run_job(args: RunArgs) -> Result<()> {
         OutputFormat::Table => {
             println!(
                 "job {} {}: {} succeeded, {} failed in {:.1} s",
-                outcome.job_id,
-                outcome.status,
-                outcome.succeeded,
-                outcome.failed,
+                job.id,
+                job.status,
+                job.runs_succeeded,
+                job.runs_failed,
                 started.elapsed().as_secs_f64()
             );
             println!("\nbest {} of {total} by {}:", best.len(), args.rank_by);
@@ -475,7 +468,7 @@ fn run_job(args: RunArgs) -> Result<()> {
             println!("\nresults: {}", store.display_url());
         }
     }
-    if outcome.failed > 0 || outcome.status != barwise_storage::JobStatus::Completed {
+    if job.runs_failed > 0 || job.status != barwise_storage::JobStatus::Completed.as_str() {
         std::process::exit(1);
     }
     Ok(())

@@ -342,20 +342,31 @@ fn job_text(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResu
     })
 }
 
+/// A job body and the folder its relative data paths resolve against.
+fn job_body(
+    daemon: &Daemon,
+    base_dir: Option<PathBuf>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(String, PathBuf)> {
+    let text = job_text(headers, body)?;
+    Ok((
+        text,
+        base_dir.unwrap_or_else(|| daemon.config.base_dir.clone()),
+    ))
+}
+
 async fn submit_job(
     State(daemon): State<Shared>,
     Query(query): Query<SubmitQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let text = job_text(&headers, body)?;
+    let (text, base_dir) = job_body(&daemon, query.base_dir, &headers, body)?;
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(|k| format!("api:{k}"));
-    let base_dir = query
-        .base_dir
-        .unwrap_or_else(|| daemon.config.base_dir.clone());
     let (job, created) = blocking(&daemon, move |d| {
         Ok(d.submit(&text, "request body", &base_dir, key)?)
     })
@@ -635,10 +646,7 @@ async fn add_schedule(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let text = job_text(&headers, body)?;
-    let base_dir = query
-        .base_dir
-        .unwrap_or_else(|| daemon.config.base_dir.clone());
+    let (text, base_dir) = job_body(&daemon, query.base_dir, &headers, body)?;
     let row = blocking(&daemon, move |d| {
         Ok(scheduler::register(
             d,

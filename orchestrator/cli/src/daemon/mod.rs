@@ -104,7 +104,7 @@ pub struct Daemon {
     /// Results database.
     pub store: Store,
     /// The plugin folder.
-    pub catalog: PluginCatalog,
+    pub catalog: Arc<PluginCatalog>,
     /// The task queue.
     pub queue: Queue,
     /// The archive (`None` when disabled).
@@ -129,7 +129,10 @@ impl Daemon {
         archive: Option<barwise_archive::Archive>,
         alerts: crate::alerts::Alerts,
     ) -> Daemon {
-        let catalog = PluginCatalog::new(config.plugin_dir.clone(), config.runner.clone());
+        let catalog = Arc::new(PluginCatalog::new(
+            config.plugin_dir.clone(),
+            config.runner.clone(),
+        ));
         Daemon {
             config,
             store,

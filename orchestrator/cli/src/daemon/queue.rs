@@ -226,16 +226,13 @@ impl Queue {
     pub async fn depth(&self) -> Result<u64, QueueError> {
         match self {
             Queue::Sqlite { storage, .. } => {
-                let queue = self.name().to_owned();
-                let (n,): (i64,) = sqlx::query_as(
+                self.sqlite_count(
+                    storage,
                     "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND (status IN ('Pending', \
                      'Queued', 'Running') OR (status = 'Failed' AND attempts < max_attempts))",
+                    None,
                 )
-                .bind(queue)
-                .fetch_one(storage.pool())
                 .await
-                .map_err(|e| self.error(e))?;
-                Ok(u64::try_from(n).unwrap_or(0))
             }
             Queue::Redis { storage, .. } => {
                 let mut storage = storage.clone();
@@ -255,6 +252,25 @@ impl Queue {
         }
     }
 
+    /// A `COUNT(*)` over the SQLite queue's tables, with this queue's name as `?1` and `arg`,
+    /// when given, as `?2`.
+    async fn sqlite_count(
+        &self,
+        storage: &SqliteStorage<BatchTask>,
+        sql: &'static str,
+        arg: Option<i64>,
+    ) -> Result<u64, QueueError> {
+        let mut query = sqlx::query_as::<_, (i64,)>(sql).bind(self.name());
+        if let Some(arg) = arg {
+            query = query.bind(arg);
+        }
+        let (n,) = query
+            .fetch_one(storage.pool())
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Workers (of any daemon) that sent a heartbeat within `within`.
     ///
     /// # Errors
@@ -263,17 +279,13 @@ impl Queue {
         let within = i64::try_from(within.as_secs().max(1)).unwrap_or(i64::MAX);
         match self {
             Queue::Sqlite { storage, .. } => {
-                let queue = self.name().to_owned();
-                let (n,): (i64,) = sqlx::query_as(
+                self.sqlite_count(
+                    storage,
                     "SELECT COUNT(*) FROM Workers WHERE worker_type = ?1 \
                      AND last_seen >= CAST(strftime('%s', 'now') AS INTEGER) - ?2",
+                    Some(within),
                 )
-                .bind(queue)
-                .bind(within)
-                .fetch_one(storage.pool())
                 .await
-                .map_err(|e| self.error(e))?;
-                Ok(u64::try_from(n).unwrap_or(0))
             }
             Queue::Redis { storage, .. } => {
                 let mut storage = storage.clone();

@@ -237,12 +237,12 @@ async fn watch_health(daemon: Arc<Daemon>, mut stop: watch::Receiver<bool>) {
     let mut last: std::collections::BTreeMap<&'static str, crate::health::Severity> =
         std::collections::BTreeMap::new();
     loop {
-        let checks = crate::health::run_checks(
-            &daemon.config,
-            Some(daemon.store.clone()),
-            Some(daemon.queue.clone()),
-        )
-        .await;
+        let own = crate::health::Own {
+            store: daemon.store.clone(),
+            queue: daemon.queue.clone(),
+            catalog: Arc::clone(&daemon.catalog),
+        };
+        let checks = crate::health::run_checks(&daemon.config, Some(own)).await;
         for c in &checks {
             let before = last.insert(c.name, c.status);
             // The first round sets the baseline; only problems found then are alerted.
