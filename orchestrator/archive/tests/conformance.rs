@@ -4,22 +4,26 @@
 use barwise_archive::{Archive, ArchiveError, JobManifest, ObjectInfo, manifest_key};
 use bytes::Bytes;
 
-/// Each test gets its own root in each kind of store.
+/// Each test gets its own root in each kind of store: `(url, folder kept alive with it,
+/// archive)`; the local folder's archive lives in its own entry's folder.
 fn archives(test: &str) -> Vec<(String, tempfile::TempDir, Archive)> {
-    let mut out = Vec::new();
-    let dir = tempfile::tempdir().unwrap();
-    let memory = format!("memory://{test}");
-    let file = format!("file://{}", dir.path().join("archive").display());
-    let mut urls = vec![memory, file];
-    if let Some(endpoint) = barwise_test_support::s3_endpoint() {
-        urls.push(barwise_test_support::s3_url(&endpoint, "conformance", test));
-    }
-    for url in urls {
+    let entry = |url: String, dir: tempfile::TempDir| {
         let archive = Archive::open(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
-        let dir = tempfile::tempdir().unwrap();
-        out.push((url, dir, archive));
+        (url, dir, archive)
+    };
+    let mut out = vec![entry(
+        format!("memory://{test}"),
+        tempfile::tempdir().unwrap(),
+    )];
+    let dir = tempfile::tempdir().unwrap();
+    out.push(entry(
+        format!("file://{}", dir.path().join("archive").display()),
+        dir,
+    ));
+    if let Some(endpoint) = barwise_test_support::s3_endpoint() {
+        let url = barwise_test_support::s3_url(&endpoint, "conformance", test);
+        out.push(entry(url, tempfile::tempdir().unwrap()));
     }
-    drop(dir);
     out
 }
 
@@ -106,7 +110,8 @@ async fn large_objects_go_up_in_parts_and_are_written_once_too() {
         } else {
             format!("{url}?multipart_threshold=1000000")
         };
-        let archive = Archive::open(&url).unwrap_or(archive);
+        drop(archive);
+        let archive = Archive::open(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
         let big = bytes(20 << 20, 3);
         let info = archive
             .put_once("big/equity.parquet", big.clone())
