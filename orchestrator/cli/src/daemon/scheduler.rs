@@ -61,7 +61,7 @@ pub fn register(
     source: &str,
 ) -> Result<ScheduleRow, SubmitError> {
     let (plan_name, plan_schedule) = match backup_template(text, source_name)? {
-        Some(named) => named,
+        Some(backup) => (backup.name, Some(backup.schedule)),
         None => {
             let catalog = daemon.catalog.get().map_err(SubmitError::Plugins)?;
             let limits = Limits {
@@ -165,10 +165,7 @@ pub fn register_folder(daemon: &Daemon, dir: &Path) {
 ///
 /// # Errors
 /// [`SubmitError::Invalid`] listing the problems of a backup template.
-fn backup_template(
-    text: &str,
-    source_name: &str,
-) -> Result<Option<(String, Option<String>)>, SubmitError> {
+fn backup_template(text: &str, source_name: &str) -> Result<Option<BackupTemplate>, SubmitError> {
     let Ok(table) = text.parse::<toml::Table>() else {
         return Ok(None);
     };
@@ -191,13 +188,20 @@ fn backup_template(
             "unknown key in a backup schedule (expected job and backup)".to_owned(),
         );
     }
+    let mut archive_url = None;
     match backup {
         toml::Value::Table(b) => {
-            for key in b.keys().filter(|k| k.as_str() != "archive_url") {
-                problem(
-                    &format!("backup.{key}"),
-                    "unknown key (expected archive_url)".to_owned(),
-                );
+            for (key, value) in b {
+                match (key.as_str(), value) {
+                    ("archive_url", toml::Value::String(url)) => archive_url = Some(url.clone()),
+                    ("archive_url", _) => {
+                        problem("backup.archive_url", "expected a URL string".to_owned());
+                    }
+                    _ => problem(
+                        &format!("backup.{key}"),
+                        "unknown key (expected archive_url)".to_owned(),
+                    ),
+                }
             }
         }
         _ => problem("backup", "expected a table".to_owned()),
@@ -230,10 +234,20 @@ fn backup_template(
             errors,
         }));
     }
-    Ok(Some((
-        name.unwrap_or_default().to_owned(),
-        schedule.map(str::to_owned),
-    )))
+    Ok(Some(BackupTemplate {
+        name: name.unwrap_or_default().to_owned(),
+        schedule: schedule.unwrap_or_default().to_owned(),
+        archive_url,
+    }))
+}
+
+/// A validated backup schedule template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BackupTemplate {
+    name: String,
+    schedule: String,
+    /// Where the backups go (default: the daemon's archive).
+    archive_url: Option<String>,
 }
 
 /// One tick of a backup schedule: claims the tick (a job row with the tick's idempotency key,
@@ -316,18 +330,8 @@ fn fire(daemon: &Daemon, schedule: &ScheduleRow, tick_ms: i64) {
         .as_deref()
         .map_or_else(|| daemon.config.base_dir.clone(), Into::into);
     let source = format!("schedule {}", schedule.name);
-    if let Ok(Some(_)) = backup_template(&schedule.job_template, &source) {
-        let archive_url = schedule
-            .job_template
-            .parse::<toml::Table>()
-            .ok()
-            .and_then(|t| {
-                t.get("backup")
-                    .and_then(|b| b.get("archive_url"))
-                    .and_then(toml::Value::as_str)
-                    .map(str::to_owned)
-            });
-        fire_backup(daemon, schedule, key, archive_url);
+    if let Ok(Some(backup)) = backup_template(&schedule.job_template, &source) {
+        fire_backup(daemon, schedule, key, backup.archive_url);
         let _ = daemon.store.set_schedule_fired(
             &schedule.name,
             tick_ms,
